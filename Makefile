@@ -1,0 +1,42 @@
+# `make run` serves the assistant on 127.0.0.1:8000; `make test` runs the test suite.
+# Both create or refresh .venv first, so they work on a fresh machine.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+INTENT_MODEL := data/build/intent_model.joblib
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test venv model data lint langgraph-dev clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+$(INTENT_MODEL): $(STAMP) $(wildcard data/intents/train*.jsonl) $(wildcard data/catalog/series_*.jsonl)
+	$(BIN)/mangaassist train-intent
+
+model: $(INTENT_MODEL)
+
+run: venv model
+	$(BIN)/mangaassist serve --host 127.0.0.1 --port 8000
+
+test: venv model
+	$(BIN)/python -m pytest
+
+# Regenerate derived store data (products.jsonl, orders.sqlite) after editing series files.
+data: venv
+	$(BIN)/mangaassist data build
+
+# LangGraph Studio against the turn graph.
+langgraph-dev: venv model
+	$(BIN)/langgraph dev --no-browser --no-reload --host 127.0.0.1 --port 2124
+
+clean:
+	rm -rf $(VENV) data/build var

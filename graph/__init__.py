@@ -1,0 +1,1 @@
+"""The turn graph: state, edges, model tiers and the builder."""

@@ -1,0 +1,76 @@
+"""The one place the turn graph is built.
+
+validate_input -> (classify_intent || speculative_retrieve) -> plan_tools -> tool fan-out ->
+assemble_prompt -> generate_primary -> generate_secondary -> respond_grounded -> apply_guardrails
+-> finalize.
+"""
+
+from __future__ import annotations
+
+from langgraph.graph import END, START, StateGraph
+
+from graph.edges import after_primary, after_secondary, after_validation, to_responder, to_tools
+from graph.state import Context, InputState, OutputState, State
+from nodes.apply_guardrails import apply_guardrails
+from nodes.assemble_prompt import assemble_prompt
+from nodes.check_order_status import check_order_status
+from nodes.check_price import check_price
+from nodes.check_return_eligibility import check_return_eligibility
+from nodes.classify_intent import classify_intent
+from nodes.finalize import finalize
+from nodes.generate import generate_primary, generate_secondary
+from nodes.get_product_details import get_product_details
+from nodes.lookup_policy import lookup_policy
+from nodes.plan_tools import plan_tools
+from nodes.recommend_products import recommend_products
+from nodes.respond_grounded import respond_grounded
+from nodes.search_catalog import search_catalog
+from nodes.speculative_retrieve import speculative_retrieve
+from nodes.validate_input import validate_input
+
+TOOL_NODES = (
+    search_catalog,
+    get_product_details,
+    check_price,
+    recommend_products,
+    check_order_status,
+    check_return_eligibility,
+    lookup_policy,
+)
+
+builder = StateGraph(State, context_schema=Context, input_schema=InputState, output_schema=OutputState)
+for node in (
+    validate_input,
+    classify_intent,
+    speculative_retrieve,
+    plan_tools,
+    *TOOL_NODES,
+    assemble_prompt,
+    generate_primary,
+    generate_secondary,
+    respond_grounded,
+    apply_guardrails,
+    finalize,
+):
+    builder.add_node(node)
+
+builder.add_edge(START, "validate_input")
+builder.add_conditional_edges(
+    "validate_input", after_validation, ["classify_intent", "speculative_retrieve", "assemble_prompt"]
+)
+# Routing and speculative retrieval run in the same step; planning waits for both.
+builder.add_edge(["classify_intent", "speculative_retrieve"], "plan_tools")
+builder.add_conditional_edges(
+    "plan_tools", to_tools, [t.__name__ for t in TOOL_NODES] + ["assemble_prompt"]
+)
+for tool in TOOL_NODES:
+    builder.add_edge(tool.__name__, "assemble_prompt")
+builder.add_conditional_edges("assemble_prompt", to_responder)
+builder.add_conditional_edges("generate_primary", after_primary)
+builder.add_conditional_edges("generate_secondary", after_secondary)
+builder.add_edge("respond_grounded", "apply_guardrails")
+builder.add_edge("apply_guardrails", "finalize")
+builder.add_edge("finalize", END)
+
+# LangGraph Studio / `langgraph dev` supply their own checkpointer; the service compiles its own.
+graph = builder.compile()

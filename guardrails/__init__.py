@@ -1,0 +1,1 @@
+"""Input safety and the output guardrail chain."""

@@ -1,0 +1,123 @@
+"""All service settings in one object, read from `MANGAASSIST_*` environment variables."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+DEFAULT_COMPETITORS = (
+    "Amazon",
+    "Kindle",
+    "Barnes & Noble",
+    "Barnes and Noble",
+    "BookWalker",
+    "Book Walker",
+    "Kinokuniya",
+    "紀伊國屋",
+    "Rakuten",
+    "楽天",
+    "Kobo",
+    "eBay",
+    "Right Stuf",
+    "RightStuf",
+    "Crunchyroll Store",
+    "Mandarake",
+    "まんだらけ",
+    "Book-Off",
+    "BookOff",
+    "ブックオフ",
+    "Yodobashi",
+    "ヨドバシ",
+    "Honto",
+    "ebookjapan",
+    "コミックシーモア",
+    "Comixology",
+    "Walmart",
+    "Target",
+    "Mercari",
+    "メルカリ",
+    "Animate",
+    "アニメイト",
+    "Tsutaya",
+    "TSUTAYA",
+    "Yahoo Shopping",
+    "Yahoo!ショッピング",
+    "Zozo",
+    "Shopee",
+    "AliExpress",
+    "Temu",
+    "Google Play Books",
+    "Apple Books",
+)
+
+
+class Settings(BaseSettings):
+    """Service configuration; every field can be set as `MANGAASSIST_<FIELD>`."""
+
+    model_config = SettingsConfigDict(env_prefix="MANGAASSIST_", extra="ignore")
+
+    # Where the shipped store data lives (catalog, policies, reviews, orders fixture).
+    store_data_dir: Path = REPO_DATA_DIR
+    # Where the service writes: checkpoints, sessions, analytics.
+    data_dir: Path = Path("var")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    llm_primary: str = "bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0"
+    llm_primary_api_base: str | None = None
+    llm_primary_api_key: SecretStr | None = None
+    llm_secondary: str = "bedrock/anthropic.claude-3-haiku-20240307-v1:0"
+    llm_secondary_api_base: str | None = None
+    llm_secondary_api_key: SecretStr | None = None
+    # "auto" uses a tier only when credentials for it are found; "on"/"off" force it.
+    llm_mode: str = Field(default="auto", pattern="^(auto|on|off)$")
+    llm_timeout_s: float = Field(default=20.0, gt=0)
+    llm_first_token_timeout_s: float = Field(default=8.0, gt=0)
+    llm_max_retries: int = Field(default=1, ge=0, le=5)
+    llm_temperature: float = Field(default=0.2, ge=0, le=2)
+    llm_max_tokens: int = Field(default=600, gt=0)
+
+    breaker_fail_max: int = Field(default=3, ge=1)
+    breaker_reset_s: float = Field(default=30.0, gt=0)
+
+    max_message_chars: int = Field(default=4000, gt=0)
+    history_turns: int = Field(default=6, ge=1)
+    session_ttl_hours: float = Field(default=24.0, gt=0)
+
+    retrieval_k: int = Field(default=8, ge=1, le=50)
+    max_product_cards: int = Field(default=5, ge=1, le=20)
+    intent_min_confidence: float = Field(default=0.35, ge=0, le=1)
+
+    competitors: list[str] = Field(default_factory=lambda: list(DEFAULT_COMPETITORS))
+
+    log_level: str = "INFO"
+    # Pin "today" (ISO date) for reproducible return-window answers; unset means the real date.
+    today: date | None = None
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """SQLite file that holds LangGraph checkpoints (one thread per session)."""
+        return self.data_dir / "checkpoints.sqlite"
+
+    @property
+    def sessions_path(self) -> Path:
+        """SQLite file of the service's own session bookkeeping."""
+        return self.data_dir / "sessions.sqlite"
+
+    @property
+    def intent_model_path(self) -> Path:
+        """Trained intent classifier, produced by `mangaassist train-intent`."""
+        return self.store_data_dir / "build" / "intent_model.joblib"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings, read once from the environment."""
+    return Settings()

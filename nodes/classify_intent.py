@@ -1,0 +1,41 @@
+"""Two-stage intent routing (rules, then the trained classifier) with entity extraction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from graph.state import Context, State
+from graph.timing import timed
+from tools.entities import extract_entities
+from graph.resources import services as load_services
+
+_FOLLOW_UP_INTENTS = {"price_check", "product_question", "recommendation", "product_search"}
+
+
+@timed
+async def classify_intent(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Decide what the shopper wants and which catalog entities the message names."""
+    services = await load_services()
+    entities = extract_entities(state["user_text"], services.catalog)
+    decision = services.intents.classify(entities)
+    intent, confidence = decision.intent, decision.confidence
+    last_intent = state.get("last_intent")
+    refers_back = entities.ordinal is not None or entities.anaphora
+    # "what about the second one?" carries no intent of its own: it continues the last turn.
+    if (
+        refers_back
+        and last_intent in _FOLLOW_UP_INTENTS
+        and state.get("last_products")
+        and decision.stage == "classifier"
+        and confidence < 0.6
+        and not entities.series_ids
+    ):
+        intent, confidence = last_intent, round(max(confidence, 0.6), 4)
+    return {
+        "intent": intent,
+        "intent_confidence": confidence,
+        "intent_stage": decision.stage,
+        "entities": entities.model_dump(),
+    }

@@ -1,0 +1,118 @@
+"""Resolve what the turn is about (including follow-ups) and pick the tools to call."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langgraph.runtime import Runtime
+
+from graph.state import Context, State
+from graph.timing import timed
+from tools.cards import edition_for
+from graph.resources import services as load_services
+
+ToolNode = Literal[
+    "search_catalog",
+    "get_product_details",
+    "check_price",
+    "recommend_products",
+    "check_order_status",
+    "check_return_eligibility",
+    "lookup_policy",
+]
+
+TOOLS_BY_INTENT: dict[str, list[ToolNode]] = {
+    "recommendation": ["recommend_products"],
+    "product_search": ["search_catalog"],
+    "product_question": ["get_product_details", "check_price"],
+    "price_check": ["get_product_details", "check_price"],
+    "order_status": ["check_order_status"],
+    "return_request": ["check_return_eligibility", "lookup_policy"],
+    "shipping_info": ["lookup_policy"],
+    "store_faq": ["lookup_policy"],
+}
+# Intents whose answer draws on retrieved documents.
+RETRIEVAL_INTENTS = frozenset(
+    {"recommendation", "product_search", "product_question", "shipping_info", "store_faq", "return_request"}
+)
+
+
+def _pick(items: list[str], ordinal: int | None) -> list[str]:
+    if not items:
+        return []
+    if ordinal is None:
+        return items[:1]
+    index = len(items) - 1 if ordinal == -1 else ordinal - 1
+    return [items[index]] if 0 <= index < len(items) else []
+
+
+@timed
+async def plan_tools(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Turn entities (and memory, for follow-ups) into the concrete products and tools."""
+    catalog = (await load_services()).catalog
+    ents = state.get("entities", {})
+    intent = state["intent"]
+    language = state.get("language", "en")
+    series_ids: list[str] = list(ents.get("series_ids", []))
+    asins: list[str] = []
+    from_memory = False
+    ordinal = ents.get("ordinal")
+    refers_back = ordinal is not None or ents.get("anaphora")
+    if not series_ids and refers_back and intent in ("price_check", "product_question", "recommendation"):
+        last_products = state.get("last_products", [])
+        picked = _pick(last_products, ordinal)
+        if picked:
+            from_memory = True
+            product = catalog.product(picked[0])
+            if product is not None:
+                series_ids = [product.series_id]
+                # Same edition as shown, unless another volume/format/edition is asked for.
+                if ents.get("volume") in (None, product.volume) and not ents.get("format") and not ents.get("edition"):
+                    asins = [product.asin]
+        elif state.get("last_series"):
+            series_ids = _pick(state.get("last_series", []), ordinal)
+            from_memory = bool(series_ids)
+    if not series_ids and not refers_back and intent in ("price_check", "product_question") and not ents.get("authors"):
+        # No title recognised: the best series hit of the speculative search stands in.
+        hits = [h for h in state.get("retrieval", {}).get("hits", []) if h["doc_type"] == "series"]
+        if hits and hits[0]["score"] >= 6.0:
+            series_ids = [hits[0]["series_id"]]
+    edition = edition_for(language, ents.get("edition"))
+    fmt = ents.get("format") or "print"
+    volume = ents.get("volume")
+    if not asins and series_ids and intent in ("price_check", "product_question"):
+        for sid in series_ids[:3]:
+            series = catalog.series[sid]
+            vol = volume if volume and volume <= series.volumes else 1
+            if product := catalog.volume(sid, vol, fmt, edition):
+                asins.append(product.asin)
+    tools: list[ToolNode] = list(TOOLS_BY_INTENT.get(intent, []))
+    # "how much is the second one?" with nothing earlier to point at: ask, don't guess.
+    clarify = bool(
+        refers_back and not series_ids and not ents.get("authors") and not ents.get("genres")
+        and intent in ("price_check", "product_question")
+    )
+    if clarify:
+        tools = []
+    elif intent in ("price_check", "product_question") and not series_ids:
+        tools = ["search_catalog"]
+    plan = {
+        "tools": tools,
+        "series_ids": series_ids,
+        "asins": asins,
+        "volume": volume,
+        "volume_exists": volume is None or all(volume <= catalog.series[s].volumes for s in series_ids),
+        "edition": edition,
+        "format": fmt,
+        "format_asked": ents.get("format"),
+        "edition_asked": ents.get("edition"),
+        "genres": ents.get("genres", []),
+        "authors": ents.get("authors", []),
+        "demographic": ents.get("demographic"),
+        "order_ids": ents.get("order_ids", []),
+        "similar_to": ents.get("similar_to", False),
+        "from_memory": from_memory,
+        "clarify": clarify,
+        "use_retrieval": intent in RETRIEVAL_INTENTS,
+    }
+    return {"plan": plan}

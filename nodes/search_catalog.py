@@ -1,0 +1,58 @@
+"""Catalog search: titles, authors, genres and editions, with filters pushed into retrieval."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from graph.state import Context, State
+from graph.timing import timed
+from tools.cards import product_cards
+from graph.resources import services as load_services
+from tools.retrieval import SearchFilters
+
+
+@timed
+async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Find series matching the message and show a card for each (volume 1 unless asked)."""
+    services = await load_services()
+    catalog = services.catalog
+    plan = state["plan"]
+    limit = services.settings.max_product_cards
+    genres = plan["genres"]
+    series_ids: list[str] = list(plan["series_ids"])
+    for author in plan["authors"]:
+        series_ids += [s.series_id for s in catalog.by_author(author) if s.series_id not in series_ids]
+    on_sale = state["intent"] == "price_check" and not series_ids
+    if on_sale:
+        promoted = {p.series_id for p in catalog.products.values() if p.promotion}
+        series_ids = sorted(promoted, key=lambda sid: (not set(genres) & set(catalog.series[sid].genres), sid))
+    if not series_ids:
+        hits = await services.retrieval.search(
+            state["user_text"], limit * 4, SearchFilters(doc_types=["series", "reviews"], genres=genres or None)
+        )
+        series_ids = list(dict.fromkeys(h.series_id for h in hits if h.series_id))
+        if genres and len(series_ids) < limit:
+            extra = sorted(
+                (s for s in catalog.series.values() if set(genres) <= set(s.genres)),
+                key=lambda s: (-len(catalog.reviews.get(s.series_id, [])), -s.volumes, s.series_id),
+            )
+            series_ids += [s.series_id for s in extra if s.series_id not in series_ids]
+    if plan["demographic"]:
+        series_ids = [s for s in series_ids if catalog.series[s].demographic == plan["demographic"]] or series_ids
+    asins = []
+    for sid in series_ids[:limit]:
+        vol = plan["volume"] if plan["volume"] and plan["volume"] <= catalog.series[sid].volumes else 1
+        if product := catalog.volume(sid, vol, plan["format"], plan["edition"]):
+            asins.append(product.asin)
+    cards = await product_cards(catalog, services.pricing, asins)
+    return {
+        "tool_results": {
+            "search": {
+                "series_ids": series_ids[:limit],
+                "on_sale": on_sale,
+                "cards": [c.model_dump() for c in cards],
+            }
+        }
+    }

@@ -1,0 +1,84 @@
+"""The shipped store data: complete, consistent, and in sync with its generators."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections import Counter
+
+from mangaassist.settings import REPO_DATA_DIR
+from tools.catalog_build import build_products, load_series, products_jsonl
+from tools.orders_fixture import STATES
+from tools.policies import TOPICS, load_policies
+
+
+def test_catalog_has_300_series_with_bilingual_facts(services):
+    series = services.catalog.series
+    assert len(series) >= 300
+    for s in series.values():
+        assert s.title and s.title_ja and s.authors and s.authors_ja and s.synopsis and s.synopsis_ja
+        assert re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", s.synopsis_ja), s.series_id
+        assert 1 <= len(s.genres) <= 4
+    assert Counter(s.demographic for s in series.values()).keys() >= {"shonen", "seinen", "shojo", "josei"}
+
+
+def test_products_file_matches_generator():
+    catalog_dir = REPO_DATA_DIR / "catalog"
+    expected = products_jsonl(build_products(load_series(catalog_dir)))
+    assert (catalog_dir / "products.jsonl").read_text(encoding="utf-8") == expected, (
+        "products.jsonl is stale: run `mangaassist data build`"
+    )
+
+
+def test_products_have_valid_ids_prices_and_currencies(services):
+    products = services.catalog.products
+    assert len({p.asin for p in products.values()}) == len(products)
+    for p in products.values():
+        assert re.fullmatch(r"B0[A-Z0-9]{8}", p.asin)
+        assert p.currency == ("USD" if p.language == "EN" else "JPY")
+        assert 0 < p.current_price <= p.list_price
+        if p.promotion is None:
+            assert p.current_price == p.list_price
+        if p.currency == "JPY":
+            assert p.current_price == int(p.current_price)
+    assert any(p.promotion for p in products.values())
+    assert any(not p.in_stock for p in products.values())
+
+
+def test_every_series_has_every_volume_in_four_editions(services):
+    cat = services.catalog
+    for s in cat.series.values():
+        for volume in (1, s.volumes):
+            assert len(cat.editions(s.series_id, volume)) == 4
+
+
+def test_reviews_cover_50_series_in_both_languages(services):
+    covered = 0
+    for reviews in services.catalog.reviews.values():
+        per_lang = Counter(r.language for r in reviews)
+        if 3 <= per_lang["en"] <= 5 and 3 <= per_lang["ja"] <= 5:
+            covered += 1
+    assert covered >= 50
+
+
+def test_policies_exist_in_both_languages():
+    sections = load_policies(REPO_DATA_DIR)
+    for topic in TOPICS:
+        en = [s for s in sections if s.topic == topic and s.language == "en"]
+        ja = [s for s in sections if s.topic == topic and s.language == "ja"]
+        assert en and len(en) == len(ja), topic
+
+
+def test_orders_fixture_has_every_state_and_owned_orders():
+    conn = sqlite3.connect(REPO_DATA_DIR / "orders.sqlite")
+    states = {row[0] for row in conn.execute("SELECT status FROM orders")}
+    assert states == set(STATES)
+    missing_tracking = conn.execute(
+        "SELECT count(*) FROM orders WHERE status IN ('shipped','in_transit','delivered','delayed') "
+        "AND tracking_number IS NULL"
+    ).fetchone()[0]
+    assert missing_tracking == 0
+    orphans = conn.execute(
+        "SELECT count(*) FROM orders o LEFT JOIN customers c USING (customer_id) WHERE c.customer_id IS NULL"
+    ).fetchone()[0]
+    assert orphans == 0

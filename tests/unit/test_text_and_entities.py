@@ -1,0 +1,62 @@
+"""Language detection, tokenisation and entity extraction."""
+
+from __future__ import annotations
+
+import pytest
+
+from tools.entities import extract_entities
+from tools.text import detect_language, tokenize
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("recommend horror manga like Junji Ito", "en"),
+        ("ワンピースの5巻はいくら？", "ja"),
+        ("Frierenの3巻ありますか", "ja"),
+        ("is 葬送のフリーレン volume 3 in stock?", "en"),
+        ("進撃の巨人", "ja"),
+    ],
+)
+def test_detect_language(text, language):
+    assert detect_language(text) == language
+
+
+def test_tokenize_bigrams_japanese_and_folds_katakana():
+    assert "わん" in tokenize("ワンピース")
+    assert tokenize("Horror MANGA series") == ["horror"]
+
+
+@pytest.mark.parametrize(
+    ("text", "series_id", "volume"),
+    [
+        ("is volume 3 of Frieren in stock and how much?", "frieren-beyond-journeys-end", 3),
+        ("ワンピースの5巻はいくら？", "one-piece", 5),
+        ("how much is chainsaw man vol. 2", "chainsaw-man", 2),
+        ("鬼滅の刃 第１２巻", "demon-slayer-kimetsu-no-yaiba", 12),
+        ("first volume of Berserk please", "berserk", 1),
+    ],
+)
+def test_titles_and_volumes(services, text, series_id, volume):
+    ents = extract_entities(text, services.catalog)
+    assert series_id in ents.series_ids
+    assert ents.volume == volume
+    assert "<title>" in ents.masked_text
+
+
+def test_authors_genres_orders_and_references(services):
+    ents = extract_entities("recommend horror manga like Junji Ito", services.catalog)
+    assert ents.authors == ["Junji Ito"] and ents.genres == ["horror"] and ents.similar_to
+    ents = extract_entities("where is order ma-10006?", services.catalog)
+    assert ents.order_ids == ["MA-10006"]
+    ents = extract_entities("how much is the second one?", services.catalog)
+    assert ents.ordinal == 2
+    ents = extract_entities("最初のやつはいくら？", services.catalog)
+    assert ents.ordinal == 1
+    ents = extract_entities("ホラー漫画のおすすめは？日本語版で", services.catalog)
+    assert ents.genres == ["horror"] and ents.edition == "JA"
+
+
+def test_common_word_titles_need_capitals(services):
+    assert extract_entities("recommend another horror manga", services.catalog).series_ids == []
+    assert "another" in extract_entities("how many volumes does Another have?", services.catalog).series_ids

@@ -1,0 +1,162 @@
+"""The store catalog: series, per-volume products and reader reviews, with name look-ups."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from tools.catalog_build import load_series
+from tools.models import Product, Review, Series
+from tools.text import compact, katakana_to_hiragana, normalize
+
+_WORD = re.compile(r"[a-z0-9]+")
+_MAX_NAME_WORDS = 10
+# Titles that are everyday English words match only when written as a title (capitalised).
+_COMMON_WORDS = frozenset(
+    "another orange monster kingdom blue nana pluto planet world love life home friends family "
+    "gift hero heroes spirit chi kiss beast beasts one real happy emma touch rainbow innocent "
+    "sanctuary basara".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NameMatch:
+    """A catalog name found in a message."""
+
+    kind: str  # "series" or "author"
+    key: str  # series_id, or the author's English name
+    start: int  # span in the normalised (katakana-folded) message
+    end: int
+
+
+class Catalog:
+    """Read-only catalog loaded once from the shipped data files."""
+
+    def __init__(self, store_data_dir: Path) -> None:
+        catalog_dir = store_data_dir / "catalog"
+        self.series: dict[str, Series] = {s.series_id: s for s in load_series(catalog_dir)}
+        self.products: dict[str, Product] = {}
+        self._by_volume: dict[tuple[str, int, str, str], Product] = {}
+        with (catalog_dir / "products.jsonl").open(encoding="utf-8") as fh:
+            for line in fh:
+                product = Product.model_validate_json(line)
+                self.products[product.asin] = product
+                key = (product.series_id, product.volume, product.format, product.language)
+                self._by_volume[key] = product
+        self.reviews: dict[str, list[Review]] = defaultdict(list)
+        self._load_reviews(store_data_dir / "reviews" / "reviews.jsonl")
+        self._en_names: dict[str, tuple[str, str]] = {}
+        self._ja_names: list[tuple[str, str, str]] = []
+        self._build_name_index()
+
+    def _load_reviews(self, path: Path) -> None:
+        if not path.exists():
+            return
+        by_title: dict[str, str] = {}
+        for s in self.series.values():
+            for name in (*s.aliases, s.title):
+                by_title[compact(name)] = s.series_id
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            raw = json.loads(line)
+            series_id = raw.get("series_id") or by_title.get(compact(raw["series_title"]))
+            if series_id is None:
+                raise ValueError(f"review for unknown series {raw.get('series_title')!r}")
+            self.reviews[series_id].append(
+                Review(series_id=series_id, language=raw["language"], rating=raw["rating"],
+                       reviewer=raw["reviewer"], text=raw["text"])
+            )
+
+    def _add_name(self, name: str, kind: str, key: str) -> None:
+        norm = normalize(name)
+        words = _WORD.findall(norm)
+        if re.search(r"[\u3040-\u30ff\u3400-\u9fff]", norm):
+            folded = katakana_to_hiragana(norm)
+            if len(compact(folded)) >= 2:
+                self._ja_names.append((folded, kind, key))
+        elif words and len(words) <= _MAX_NAME_WORDS:
+            phrase = " ".join(words)
+            if len(phrase) >= 3:
+                self._en_names.setdefault(phrase, (kind, key))
+
+    def _build_name_index(self) -> None:
+        family_names: dict[str, set[str]] = defaultdict(set)
+        for s in self.series.values():
+            for name in (s.title, s.title_ja, s.title_ja_reading, *s.aliases):
+                self._add_name(name, "series", s.series_id)
+            for en, ja in zip(s.authors, s.authors_ja, strict=False):
+                self._add_name(en, "author", en)
+                self._add_name(ja, "author", en)
+                parts = _WORD.findall(normalize(en))
+                if len(parts) >= 2 and len(parts[-1]) >= 5:
+                    family_names[parts[-1]].add(en)
+        for family, owners in family_names.items():
+            if len(owners) == 1 and family not in self._en_names:
+                self._en_names[family] = ("author", next(iter(owners)))
+        # Longest first, so "tokyo ghoul re" wins over "tokyo ghoul".
+        self._ja_names.sort(key=lambda item: -len(item[0]))
+
+    def find_names(self, text: str) -> list[NameMatch]:
+        """Series titles and author names mentioned in `text`, longest match first, no overlaps."""
+        norm = katakana_to_hiragana(normalize(text))
+        words = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(norm)]
+        found: list[NameMatch] = []
+        taken: list[tuple[int, int]] = []
+
+        def free(start: int, end: int) -> bool:
+            return all(end <= a or start >= b for a, b in taken)
+
+        for i in range(len(words)):
+            for n in range(min(_MAX_NAME_WORDS, len(words) - i), 0, -1):
+                phrase = " ".join(w for w, _, _ in words[i : i + n])
+                hit = self._en_names.get(phrase)
+                if not hit:
+                    continue
+                start, end = words[i][1], words[i + n - 1][2]
+                if n == 1 and phrase in _COMMON_WORDS and not _written_as_name(text, phrase):
+                    continue
+                if free(start, end):
+                    found.append(NameMatch(hit[0], hit[1], start, end))
+                    taken.append((start, end))
+                break
+        for name, kind, key in self._ja_names:
+            pos = norm.find(name)
+            while pos >= 0:
+                if free(pos, pos + len(name)):
+                    found.append(NameMatch(kind, key, pos, pos + len(name)))
+                    taken.append((pos, pos + len(name)))
+                pos = norm.find(name, pos + 1)
+        found.sort(key=lambda m: m.start)
+        return found
+
+    def product(self, asin: str) -> Product | None:
+        """The product with this store id, if the store sells it."""
+        return self.products.get(asin)
+
+    def volume(self, series_id: str, volume: int, fmt: str, language: str) -> Product | None:
+        """One volume of a series in a given format and edition language."""
+        return self._by_volume.get((series_id, volume, fmt, language))
+
+    def editions(self, series_id: str, volume: int) -> list[Product]:
+        """All formats/editions of one volume."""
+        return [
+            p
+            for fmt in ("print", "digital")
+            for lang in ("EN", "JA")
+            if (p := self._by_volume.get((series_id, volume, fmt, lang))) is not None
+        ]
+
+    def by_author(self, author: str) -> list[Series]:
+        """Every series the author worked on."""
+        return [s for s in self.series.values() if author in s.authors]
+
+
+def _written_as_name(text: str, word: str) -> bool:
+    """A common word counts as a title/name only capitalised mid-sentence, or in capitals."""
+    if re.search(rf"\b{re.escape(word.upper())}\b", text) and len(word) > 1:
+        return True
+    return re.search(rf"(?<![.!?]\s)(?<!^)\b{re.escape(word.capitalize())}\b", text.strip()) is not None

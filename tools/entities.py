@@ -1,0 +1,118 @@
+"""Entity extraction: the titles, authors, volumes, genres, editions and orders a message names."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, Field
+
+from tools.catalog import Catalog
+from tools.text import katakana_to_hiragana, normalize
+from tools.vocab import DEMOGRAPHICS, EDITION_WORDS, FORMAT_WORDS, GENRES
+
+_ORDER_ID = re.compile(r"\bma[-\s]?(\d{5})\b", re.I)
+_VOLUME_PATTERNS = (
+    re.compile(r"\b(?:vol(?:ume)?s?\.?|v\.?|book|#|no\.)\s*(\d{1,3})\b"),
+    re.compile(r"第?\s*(\d{1,3})\s*(?:巻|冊目)"),
+    re.compile(r"\b(\d{1,3})(?:st|nd|rd|th) (?:volume|book)\b"),
+)
+_WORD_ORDINALS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1,
+}
+_JA_ORDINALS = (
+    (re.compile(r"(?:最初|一番目|1番目|1つ目|ひとつ目|一つ目|いちばん上)"), 1),
+    (re.compile(r"(?:2番目|二番目|2つ目|二つ目|ふたつ目)"), 2),
+    (re.compile(r"(?:3番目|三番目|3つ目|三つ目|みっつ目)"), 3),
+    (re.compile(r"(?:4番目|四番目|4つ目|四つ目)"), 4),
+    (re.compile(r"(?:5番目|五番目|5つ目|五つ目)"), 5),
+    (re.compile(r"(?:最後の)"), -1),
+)
+_EN_ORDINAL = re.compile(
+    r"\b(?:the )?(first|second|third|fourth|fifth|last|1st|2nd|3rd|4th|5th)(?: one| option| title| series| manga| book| pick| recommendation)?\b"
+)
+_ANAPHORA = re.compile(
+    r"\b(?:it|that one|this one|that|this|them|those|these)\b|(?:それ|これ|あれ|その漫画|この漫画|その作品|この作品|そちら|こちら)"
+)
+_SIMILAR = re.compile(
+    r"\b(?:like|similar to|similar|in the vein of|same vibe as|if i liked|if i loved|fans? of|after reading|after finishing)\b"
+    r"|みたいな|のような|ような|に似た|似てる|似ている|好きなら|が好き|読み終わった"
+)
+_WORD_VOLUME = re.compile(r"\b(first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th) (?:volume|vol|book|tankobon)\b|(?:最初の巻|1巻目|一巻目)")
+_EN_ORD_MAP = {"1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
+
+
+class Entities(BaseModel):
+    """What a message refers to; spans are masked out before intent classification."""
+
+    series_ids: list[str] = Field(default_factory=list)
+    authors: list[str] = Field(default_factory=list)
+    volume: int | None = None
+    genres: list[str] = Field(default_factory=list)
+    demographic: str | None = None
+    format: str | None = None
+    edition: str | None = None
+    order_ids: list[str] = Field(default_factory=list)
+    ordinal: int | None = None
+    anaphora: bool = False
+    similar_to: bool = False
+    masked_text: str = ""
+
+
+def _has_word(text: str, word: str) -> bool:
+    if re.search(r"[\u3040-\u30ff\u3400-\u9fff]", word):
+        return katakana_to_hiragana(word) in text
+    return re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", text) is not None
+
+
+def extract_entities(text: str, catalog: Catalog) -> Entities:
+    """Find every entity in `text` (already normalised or not)."""
+    norm = katakana_to_hiragana(normalize(text))
+    ents = Entities()
+    masked = list(norm)
+    for match in catalog.find_names(text):
+        target = ents.series_ids if match.kind == "series" else ents.authors
+        if match.key not in target:
+            target.append(match.key)
+        placeholder = " <title> " if match.kind == "series" else " <author> "
+        masked[match.start] = placeholder
+        for i in range(match.start + 1, match.end):
+            masked[i] = ""
+    masked_text = "".join(masked)
+    for pattern in _VOLUME_PATTERNS:
+        if m := pattern.search(masked_text):
+            ents.volume = int(m.group(1))
+            masked_text = masked_text[: m.start(1)] + "<n>" + masked_text[m.end(1) :]
+            break
+    if ents.volume is None and (m := _WORD_VOLUME.search(masked_text)):
+        ents.volume = _WORD_ORDINALS.get(m.group(1)) or _EN_ORD_MAP.get(m.group(1)) or 1
+        masked_text = masked_text[: m.start()] + "<n> volume" + masked_text[m.end() :]
+    for m in _ORDER_ID.finditer(norm):
+        ents.order_ids.append(f"MA-{m.group(1)}")
+    masked_text = _ORDER_ID.sub(" <order> ", masked_text)
+    for genre, (_, words) in GENRES.items():
+        if any(_has_word(masked_text, w) for w in words):
+            ents.genres.append(genre)
+    for demo, (_, words) in DEMOGRAPHICS.items():
+        if any(_has_word(masked_text, w) for w in words):
+            ents.demographic = demo
+            break
+    for fmt, words in FORMAT_WORDS.items():
+        if any(_has_word(masked_text, w) for w in words):
+            ents.format = fmt
+            break
+    for edition, words in EDITION_WORDS.items():
+        if any(_has_word(masked_text, w) for w in words):
+            ents.edition = edition
+            break
+    if m := _EN_ORDINAL.search(masked_text):
+        word = m.group(1)
+        ents.ordinal = _WORD_ORDINALS.get(word) or _EN_ORD_MAP.get(word)
+    else:
+        for pattern, value in _JA_ORDINALS:
+            if pattern.search(masked_text):
+                ents.ordinal = value
+                break
+    ents.anaphora = bool(_ANAPHORA.search(masked_text))
+    ents.similar_to = bool(_SIMILAR.search(masked_text))
+    ents.masked_text = re.sub(r"\s+", " ", masked_text).strip()
+    return ents

@@ -1,0 +1,161 @@
+"""Two-stage intent routing: high-precision rules first, then a trained classifier.
+
+The classifier is a TF-IDF (character and word n-grams) logistic regression trained on the
+labelled utterances in `data/intents/train.jsonl`, with catalog names masked so it learns the
+shape of a request rather than the titles in it. `mangaassist train-intent` trains it
+deterministically at build time; the service only loads the artifact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+import sklearn
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from mangaassist.contracts import INTENTS
+from tools.catalog import Catalog
+from tools.entities import Entities, extract_entities
+
+
+class IntentModelMissing(RuntimeError):
+    """The trained artifact is absent or was trained on other data."""
+
+
+@dataclass(frozen=True, slots=True)
+class IntentDecision:
+    """The routed intent, how sure we are, and which stage decided."""
+
+    intent: str
+    confidence: float
+    stage: str  # "rules" | "classifier"
+
+
+# Stage 1: (intent, pattern) pairs checked in order on the masked, normalised message.
+_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("escalation", re.compile(
+        r"\b(?:talk|speak|chat|connect me|transfer me|put me through)\b.{0,25}\b(?:human|person|agent|"
+        r"representative|rep|manager|supervisor|staff|someone (?:real|in charge)|operator)\b|"
+        r"\b(?:live|human|real) (?:agent|support|operator|representative)\b|"
+        r"\bget me (?:a|the|your) (?:manager|human|person|supervisor|agent)\b|"
+        r"おぺれーたー|担当者(?:と|に|に代わ|を)|人間と話|人と話|スタッフと話|有人|責任者|上の(?:方|人)に")),
+    ("return_request", re.compile(
+        r"\b(?:return|returns|returning|refund|refunds|exchange|send (?:it|this|them) back|"
+        r"arrived damaged|came damaged|damaged copy|misprint(?:ed)?|wrong (?:book|volume|item))\b|"
+        r"返品|返金|交換し|返送|破損|乱丁|落丁|(?:入って|届いて)(?:い)?な(?:い|かった)|違う(?:商品|巻|本)")),
+    ("order_status", re.compile(
+        r"<order>|\b(?:where(?:'s| is) my (?:order|package|parcel|stuff|manga|book)|track(?:ing)? "
+        r"(?:my |the )?(?:order|package|parcel|number)|order status|my (?:<title> )?(?:pre-?order|order|"
+        r"package|parcel|delivery)\b)|注文.*(?:届|どこ|状況|ステータス|まだ)|(?:配達状況|追跡番号|発送状況)")),
+    ("shipping_info", re.compile(
+        r"\bshipping\b|\bdelivery (?:cost|costs|fee|fees|rate|rates|time|times|option|options|price)\b|"
+        r"\bdo you ship\b|\b(?:cost|costs|much) (?:\w+ ){0,3}to ship\b|\bship (?:to|internationally|overseas)\b|"
+        r"送料|配送料|海外発送|配送方法|お届け日数|送ると|送る(?:場合|のに)")),
+    ("price_check", re.compile(
+        r"\b(?:how much|price|prices|pricing|priced|cost|costs|on sale|discount|discounts|cheaper|"
+        r"deals|promotion|promo)\b|いくら|値段|価格|税込|セール|割引|安く")),
+    ("chitchat", re.compile(
+        r"^(?:hi|hello|hey|hiya|yo|good (?:morning|afternoon|evening)|thanks|thank you|thx|ty|"
+        r"cheers|bye|goodbye|see you|ok(?:ay)?|cool|great|awesome|nice)[\s!.~]*(?:there|so much|a lot)?[\s!.~]*$|"
+        r"^(?:こんにちは|こんばんは|おはよう(?:ございます)?|はじめまして|ありがとう(?:ございます|ございました)?|"
+        r"どうも|さようなら|またね|了解|りょうかい)[\s!.~！。]*$")),
+)
+
+
+def rule_intent(masked: str) -> str | None:
+    """The stage-1 intent when a high-precision pattern fires."""
+    for intent, pattern in _RULES:
+        if pattern.search(masked):
+            return intent
+    return None
+
+
+def _data_hash(*paths: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _catalog_files(catalog_dir: Path) -> list[Path]:
+    return sorted(catalog_dir.glob("series_*.jsonl"))
+
+
+def training_files(store_data_dir: Path) -> list[Path]:
+    """Every labelled training file (`train*.jsonl`); `dev.jsonl` is held out for evaluation."""
+    return sorted((store_data_dir / "intents").glob("train*.jsonl"))
+
+
+def build_pipeline() -> Pipeline:
+    """The untrained classifier; every component is deterministic."""
+    features = FeatureUnion([
+        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, min_df=1)),
+        ("words", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True,
+                                  token_pattern=r"<\w+>|[a-z0-9']+|[\u3040-\u30ff\u4e00-\u9fff]")),
+    ])
+    return Pipeline([
+        ("features", features),
+        ("clf", LogisticRegression(C=10.0, max_iter=5000)),
+    ])
+
+
+def load_utterances(path: Path) -> list[dict[str, str]]:
+    """Labelled utterances `{"text", "intent", "language"}` from a JSONL file."""
+    rows = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            row = json.loads(line)
+            if row.get("intent") not in INTENTS:
+                raise ValueError(f"{path}:{lineno}: unknown intent {row.get('intent')!r}")
+            rows.append(row)
+    return rows
+
+
+def train(store_data_dir: Path, catalog: Catalog, out: Path) -> dict[str, object]:
+    """Train on the shipped utterances and write the artifact; returns a summary."""
+    paths = training_files(store_data_dir)
+    rows = sorted((r for p in paths for r in load_utterances(p)), key=lambda r: (r["intent"], r["text"]))
+    texts = [extract_entities(r["text"], catalog).masked_text for r in rows]
+    pipeline = build_pipeline().fit(texts, [r["intent"] for r in rows])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    data_hash = _data_hash(*paths, *_catalog_files(store_data_dir / "catalog"))
+    joblib.dump({"pipeline": pipeline, "data_hash": data_hash, "sklearn": sklearn.__version__}, out)
+    return {"examples": len(rows), "artifact": str(out), "data_hash": data_hash[:12]}
+
+
+class IntentRouter:
+    """Rules, then the trained classifier, over entity-masked text."""
+
+    def __init__(self, store_data_dir: Path, model_path: Path) -> None:
+        if not model_path.exists():
+            raise IntentModelMissing(
+                f"intent model not found at {model_path}; run `mangaassist train-intent` (make does this)"
+            )
+        artifact = joblib.load(model_path)
+        expected = _data_hash(*training_files(store_data_dir), *_catalog_files(store_data_dir / "catalog"))
+        if artifact.get("data_hash") != expected or artifact.get("sklearn") != sklearn.__version__:
+            raise IntentModelMissing(
+                f"intent model at {model_path} was trained on other data; run `mangaassist train-intent`"
+            )
+        self._pipeline: Pipeline = artifact["pipeline"]
+
+    def classify(self, entities: Entities) -> IntentDecision:
+        """Decide the intent of a message from its masked text and entities."""
+        masked = entities.masked_text
+        if rule := rule_intent(masked):
+            return IntentDecision(rule, 0.97, "rules")
+        probs = self._pipeline.predict_proba([masked])[0]
+        best = int(probs.argmax())
+        intent = str(self._pipeline.classes_[best])
+        confidence = float(probs[best])
+        # A message naming our catalog is never out of scope.
+        if intent == "out_of_scope" and (entities.series_ids or entities.authors):
+            return IntentDecision("product_question", round(confidence, 3), "classifier")
+        return IntentDecision(intent, round(confidence, 4), "classifier")

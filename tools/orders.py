@@ -1,0 +1,92 @@
+"""Order look-ups, answered only for the order's owner."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import aiosqlite
+from pydantic import BaseModel
+
+
+class OrderItem(BaseModel):
+    """One line of an order."""
+
+    asin: str
+    quantity: int
+    unit_price: float
+
+
+class Order(BaseModel):
+    """An order as its owner may see it."""
+
+    order_id: str
+    status: Literal["placed", "shipped", "in_transit", "delivered", "delayed", "cancelled", "returned"]
+    placed_on: date
+    shipped_on: date | None = None
+    estimated_delivery: date | None = None
+    delivered_on: date | None = None
+    tracking_number: str | None = None
+    shipping_method: str
+    currency: str
+    total: float
+    note: str | None = None
+    items: list[OrderItem]
+
+
+class OrderLookup(BaseModel):
+    """What the order tool found for a caller."""
+
+    signed_in: bool
+    orders: list[Order] = []
+    # An order id the caller named that is not theirs (or does not exist): never told apart.
+    not_found: list[str] = []
+
+
+class OrdersTool:
+    """Reads the customers/orders database (read-only)."""
+
+    def __init__(self, db_path: Path) -> None:
+        self._uri = f"file:{db_path}?mode=ro"
+
+    async def _fetch(self, sql: str, params: tuple[object, ...]) -> list[aiosqlite.Row]:
+        async with aiosqlite.connect(self._uri, uri=True) as db:
+            db.row_factory = aiosqlite.Row
+            async with db.execute(sql, params) as cur:
+                return list(await cur.fetchall())
+
+    async def _orders(self, where: str, params: tuple[object, ...]) -> list[Order]:
+        rows = await self._fetch(f"SELECT * FROM orders WHERE {where} ORDER BY placed_on DESC, order_id DESC", params)
+        orders = []
+        for row in rows:
+            items = await self._fetch(
+                "SELECT asin, quantity, unit_price FROM order_items WHERE order_id = ?", (row["order_id"],)
+            )
+            orders.append(Order(**dict(row), items=[OrderItem(**dict(i)) for i in items]))
+        return orders
+
+    async def lookup(self, user_id: str | None, order_ids: list[str], *, limit: int = 5) -> OrderLookup:
+        """The caller's named orders, or their most recent ones when none is named."""
+        if not user_id:
+            return OrderLookup(signed_in=False, not_found=list(order_ids))
+        if order_ids:
+            marks = ",".join("?" for _ in order_ids)
+            found = await self._orders(f"customer_id = ? AND order_id IN ({marks})", (user_id, *order_ids))
+            missing = [o for o in order_ids if o not in {f.order_id for f in found}]
+            return OrderLookup(signed_in=True, orders=found, not_found=missing)
+        recent = await self._orders("customer_id = ?", (user_id,))
+        return OrderLookup(signed_in=True, orders=recent[:limit])
+
+    async def purchased_asins(self, user_id: str) -> list[str]:
+        """Everything the customer bought (not cancelled), newest first."""
+        rows = await self._fetch(
+            "SELECT i.asin FROM order_items i JOIN orders o USING (order_id) "
+            "WHERE o.customer_id = ? AND o.status != 'cancelled' ORDER BY o.placed_on DESC",
+            (user_id,),
+        )
+        return [r["asin"] for r in rows]
+
+    async def customer_exists(self, user_id: str) -> bool:
+        """Whether the id names a customer of the store."""
+        return bool(await self._fetch("SELECT 1 FROM customers WHERE customer_id = ?", (user_id,)))

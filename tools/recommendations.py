@@ -1,0 +1,99 @@
+"""Recommendations: series that fit asked genres, seed titles/authors and the buyer's history."""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel, Field
+
+from tools.catalog import Catalog
+from tools.models import Series
+
+
+class RecommendationRequest(BaseModel):
+    """What the shopper asked for, as entities."""
+
+    genres: list[str] = Field(default_factory=list)
+    seed_series: list[str] = Field(default_factory=list)
+    seed_authors: list[str] = Field(default_factory=list)
+    demographic: str | None = None
+    purchased_series: list[str] = Field(default_factory=list)
+    retrieval_scores: dict[str, float] = Field(default_factory=dict)
+    limit: int = 5
+
+
+class Recommendation(BaseModel):
+    """One recommended series and why."""
+
+    series_id: str
+    score: float
+    reasons: list[str]
+
+
+class RecommendationsTool:
+    """Content-based ranking over the catalog (genres, themes, demographic, authors, history)."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+
+    def _score(self, s: Series, req: RecommendationRequest, seeds: list[Series], history: list[Series]) -> tuple[float, list[str]]:
+        reasons: list[str] = []
+        score = 0.0
+        if req.genres:
+            hit = [g for g in req.genres if g in s.genres]
+            score += 2.0 * len(hit) / len(req.genres)
+            reasons += [f"genre:{g}" for g in hit]
+        for seed in seeds:
+            shared = set(seed.genres) & set(s.genres)
+            score += 1.2 * len(shared) / max(len(seed.genres), 1)
+            themes = set(seed.themes) & set(s.themes)
+            score += 0.4 * len(themes)
+            if seed.demographic == s.demographic:
+                score += 0.3
+            if set(seed.authors) & set(s.authors):
+                score += 0.6
+                reasons.append(f"same_author:{seed.series_id}")
+            if shared:
+                reasons.append(f"like:{seed.series_id}")
+        for author in req.seed_authors:
+            if author in s.authors:
+                score += 1.5
+                reasons.append(f"author:{author}")
+        if req.seed_authors and not seeds:
+            author_genres = {g for a in req.seed_authors for w in self._catalog.by_author(a) for g in w.genres}
+            shared = author_genres & set(s.genres)
+            score += 1.0 * len(shared) / max(len(author_genres), 1)
+        if req.demographic and req.demographic == s.demographic:
+            score += 0.8
+            reasons.append(f"demographic:{s.demographic}")
+        if history:
+            liked = {g for h in history for g in h.genres}
+            score += 0.5 * len(liked & set(s.genres)) / max(len(liked), 1)
+            if liked & set(s.genres):
+                reasons.append("history")
+        score += 0.6 * req.retrieval_scores.get(s.series_id, 0.0)
+        # Long-running, reviewed series are safer first picks.
+        score += 0.05 * math.log1p(s.volumes) + (0.1 if self._catalog.reviews.get(s.series_id) else 0.0)
+        return score, reasons
+
+    async def recommend(self, req: RecommendationRequest) -> list[Recommendation]:
+        """The best `limit` series for the request, never one of the seeds or already bought."""
+        cat = self._catalog
+        seeds = [cat.series[i] for i in req.seed_series if i in cat.series]
+        history = [cat.series[i] for i in req.purchased_series if i in cat.series]
+        excluded = set(req.seed_series) | set(req.purchased_series)
+        candidates = [s for s in cat.series.values() if s.series_id not in excluded]
+        if req.genres:
+            matching = [s for s in candidates if set(req.genres) & set(s.genres)]
+            if len(matching) >= min(req.limit, 3):
+                candidates = matching
+        if req.demographic:
+            matching = [s for s in candidates if s.demographic == req.demographic]
+            if len(matching) >= min(req.limit, 3):
+                candidates = matching
+        scored = [(self._score(s, req, seeds, history), s.series_id) for s in candidates]
+        scored.sort(key=lambda item: (-item[0][0], item[1]))
+        return [
+            Recommendation(series_id=sid, score=round(sc, 4), reasons=reasons)
+            for (sc, reasons), sid in scored[: req.limit]
+        ]

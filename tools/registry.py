@@ -1,0 +1,63 @@
+"""The store's tools, built once per process from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+from mangaassist.settings import Settings, get_settings
+from tools.catalog import Catalog
+from tools.intent import IntentRouter
+from tools.models import PolicySection
+from tools.orders import OrdersTool
+from tools.policies import load_policies
+from tools.pricing import PricingTool
+from tools.recommendations import RecommendationsTool
+from tools.retrieval import EmbeddedIndex, RetrievalBackend, build_documents
+from tools.returns import ReturnsTool
+
+
+@dataclass(frozen=True)
+class Services:
+    """Every tool a turn may call."""
+
+    settings: Settings
+    catalog: Catalog
+    pricing: PricingTool
+    orders: OrdersTool
+    returns: ReturnsTool
+    recommendations: RecommendationsTool
+    retrieval: RetrievalBackend
+    intents: IntentRouter
+    policies: dict[str, PolicySection]
+
+    def today(self) -> date:
+        """The store's current day (overridable for reproducible runs)."""
+        return self.settings.today or date.today()
+
+
+def build_services(settings: Settings) -> Services:
+    """Load data and tools for these settings."""
+    data = settings.store_data_dir
+    catalog = Catalog(data)
+    orders = OrdersTool(data / "orders.sqlite")
+    policies = load_policies(data)
+    index = EmbeddedIndex(build_documents(catalog, policies))
+    return Services(
+        settings=settings,
+        catalog=catalog,
+        pricing=PricingTool(catalog),
+        orders=orders,
+        returns=ReturnsTool(orders, catalog),
+        recommendations=RecommendationsTool(catalog),
+        retrieval=index,
+        intents=IntentRouter(data, settings.intent_model_path),
+        policies={p.doc_id: p for p in policies},
+    )
+
+
+@lru_cache(maxsize=1)
+def get_services() -> Services:
+    """Process-wide services for the process-wide settings."""
+    return build_services(get_settings())

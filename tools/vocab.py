@@ -1,0 +1,65 @@
+"""Words shoppers use for genres, demographics, formats and editions, in English and Japanese."""
+
+from __future__ import annotations
+
+# genre -> (Japanese display label, words that ask for it). Words are matched on normalised text;
+# English words at word boundaries, Japanese ones as substrings (katakana folded to hiragana).
+GENRES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "action": ("アクション", ("action", "fight", "fighting", "battle", "アクション", "バトル")),
+    "adventure": ("冒険", ("adventure", "journey", "quest", "冒険", "アドベンチャー")),
+    "comedy": ("コメディ", ("comedy", "funny", "hilarious", "humor", "humour", "gag", "laugh",
+                         "コメディ", "ギャグ", "笑える", "面白い", "お笑い")),
+    "drama": ("ドラマ", ("drama", "dramatic", "emotional", "tearjerker", "ドラマ", "泣ける", "感動")),
+    "fantasy": ("ファンタジー", ("fantasy", "magic", "wizard", "witch", "dragon", "ファンタジー", "魔法", "魔女")),
+    "horror": ("ホラー", ("horror", "scary", "creepy", "spooky", "terrifying", "frightening",
+                        "ホラー", "怖い", "こわい", "恐怖", "怪奇")),
+    "mystery": ("ミステリー", ("mystery", "mysteries", "detective", "whodunit", "ミステリー", "ミステリ",
+                           "推理", "探偵", "謎解き")),
+    "psychological": ("心理", ("psychological", "mind game", "mind-bending", "心理", "サイコ")),
+    "romance": ("恋愛", ("romance", "romantic", "love story", "rom-com", "romcom", "love",
+                       "恋愛", "ラブコメ", "ラブストーリー", "恋", "ロマンス")),
+    "sci-fi": ("SF", ("sci-fi", "scifi", "science fiction", "sf", "space", "cyberpunk", "robots",
+                    "sf", "ＳＦ", "宇宙", "サイバーパンク")),
+    "slice-of-life": ("日常", ("slice of life", "slice-of-life", "cozy", "cosy", "wholesome",
+                            "relaxing", "healing", "日常", "ほのぼの", "癒し", "癒やし")),
+    "sports": ("スポーツ", ("sports", "sport", "basketball", "soccer", "football", "volleyball",
+                        "baseball", "boxing", "tennis", "スポーツ", "バスケ", "サッカー", "バレー",
+                        "野球", "ボクシング")),
+    "supernatural": ("超常", ("supernatural", "ghost", "ghosts", "yokai", "spirits", "demons",
+                           "超常", "妖怪", "幽霊", "霊")),
+    "thriller": ("スリラー", ("thriller", "suspense", "survival", "スリラー", "サスペンス", "サバイバル")),
+    "historical": ("歴史", ("historical", "history", "samurai", "feudal", "歴史", "時代劇", "時代もの", "侍")),
+    "mecha": ("ロボット", ("mecha", "giant robot", "ロボット", "メカ")),
+    "isekai": ("異世界", ("isekai", "another world", "reincarnated", "異世界", "転生")),
+    "school": ("学園", ("school", "high school", "highschool", "学園", "学校", "高校")),
+    "music": ("音楽", ("music", "band", "musician", "piano", "音楽", "バンド", "ピアノ")),
+    "cooking": ("料理", ("cooking", "food", "cook", "gourmet", "recipe", "料理", "グルメ", "食べ物")),
+    "crime": ("犯罪", ("crime", "gangster", "yakuza", "mafia", "犯罪", "ヤクザ", "極道")),
+    "military": ("戦争", ("military", "war", "soldier", "戦争", "軍", "ミリタリー")),
+    "martial-arts": ("格闘", ("martial arts", "martial-arts", "kung fu", "karate", "格闘", "武術", "空手")),
+    "medical": ("医療", ("medical", "doctor", "hospital", "医療", "医者", "病院")),
+    "post-apocalyptic": ("終末", ("post-apocalyptic", "apocalypse", "apocalyptic", "dystopia",
+                              "dystopian", "終末", "ディストピア", "世紀末")),
+}
+
+DEMOGRAPHICS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "shonen": ("少年", ("shonen", "shounen", "shōnen", "少年")),
+    "shojo": ("少女", ("shojo", "shoujo", "shōjo", "少女")),
+    "seinen": ("青年", ("seinen", "青年")),
+    "josei": ("女性", ("josei", "女性向け")),
+    "kodomo": ("児童", ("kids", "children", "kodomo", "子供向け", "子ども向け", "児童")),
+}
+
+FORMAT_WORDS: dict[str, tuple[str, ...]] = {
+    "digital": ("digital", "ebook", "e-book", "kindle", "electronic", "電子", "デジタル"),
+    "print": ("print", "paperback", "physical", "hard copy", "紙", "単行本", "書籍版"),
+}
+
+EDITION_WORDS: dict[str, tuple[str, ...]] = {
+    "JA": ("japanese edition", "japanese version", "in japanese", "japanese copy", "japanese language",
+           "japanese volume", "日本語版", "日本語の", "原書", "和書"),
+    "EN": ("english edition", "english version", "in english", "english translation", "english copy",
+           "英語版", "英語の", "英訳", "翻訳版"),
+}
+
+STATUS_JA = {"ongoing": "連載中", "completed": "完結", "hiatus": "休載中"}
