@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-$(INTENT_MODEL): $(STAMP) $(wildcard data/intents/train*.jsonl) $(wildcard data/catalog/series_*.jsonl)
+$(INTENT_MODEL): $(STAMP) tools/intent.py $(wildcard data/intents/train*.jsonl) $(wildcard data/catalog/series_*.jsonl)
 	$(BIN)/mangaassist train-intent
 
 model: $(INTENT_MODEL)

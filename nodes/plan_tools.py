@@ -72,7 +72,7 @@ async def plan_tools(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         elif state.get("last_series"):
             series_ids = _pick(state.get("last_series", []), ordinal)
             from_memory = bool(series_ids)
-    if not series_ids and not refers_back and intent in ("price_check", "product_question") and not ents.get("authors"):
+    if not series_ids and not refers_back and intent == "product_question" and not ents.get("authors"):
         # No title recognised: the best series hit of the speculative search stands in.
         hits = [h for h in state.get("retrieval", {}).get("hits", []) if h["doc_type"] == "series"]
         if hits and hits[0]["score"] >= 6.0:
@@ -109,6 +109,8 @@ async def plan_tools(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "genres": ents.get("genres", []),
         "authors": ents.get("authors", []),
         "demographic": ents.get("demographic"),
+        "status": ents.get("status"),
+        "max_volumes": ents.get("max_volumes"),
         "order_ids": ents.get("order_ids", []),
         "similar_to": ents.get("similar_to", False),
         "from_memory": from_memory,

@@ -34,6 +34,8 @@ async def recommend_products(state: State, runtime: Runtime[Context]) -> dict[st
             seed_series=plan["series_ids"],
             seed_authors=plan["authors"],
             demographic=plan["demographic"],
+            status=plan["status"],
+            max_volumes=plan["max_volumes"],
             purchased_series=purchased,
             retrieval_scores=retrieval_scores,
             limit=services.settings.max_product_cards,

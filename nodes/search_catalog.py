@@ -41,6 +41,10 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
             series_ids += [s.series_id for s in extra if s.series_id not in series_ids]
     if plan["demographic"]:
         series_ids = [s for s in series_ids if catalog.series[s].demographic == plan["demographic"]] or series_ids
+    if plan["status"]:
+        series_ids = [s for s in series_ids if catalog.series[s].status == plan["status"]]
+    if plan["max_volumes"]:
+        series_ids = [s for s in series_ids if catalog.series[s].volumes <= plan["max_volumes"]]
     asins = []
     for sid in series_ids[:limit]:
         vol = plan["volume"] if plan["volume"] and plan["volume"] <= catalog.series[sid].volumes else 1

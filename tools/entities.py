@@ -38,6 +38,15 @@ _SIMILAR = re.compile(
     r"|みたいな|のような|ような|に似た|似てる|似ている|好きなら|が好き|読み終わった"
 )
 _WORD_VOLUME = re.compile(r"\b(first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th) (?:volume|vol|book|tankobon)\b|(?:最初の巻|1巻目|一巻目)")
+_STATUS = (
+    ("completed", re.compile(r"\b(?:completed|complete|finished|ended|concluded)\b|完結")),
+    ("ongoing", re.compile(r"\b(?:ongoing|still running|currently running)\b|連載中")),
+)
+_MAX_VOLUMES = re.compile(
+    r"\b(?:under|less than|fewer than|at most|no more than|up to|within)\s*(\d{1,3})\s*(?:volumes?|vols?\.?|books?)\b"
+    r"|(\d{1,3})\s*(?:volumes?|vols?\.?) or (?:less|fewer)\b"
+    r"|(\d{1,3})\s*巻(?:以内|以下|まで|未満|くらいで)"
+)
 _EN_ORD_MAP = {"1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
 
 
@@ -52,6 +61,8 @@ class Entities(BaseModel):
     format: str | None = None
     edition: str | None = None
     order_ids: list[str] = Field(default_factory=list)
+    status: str | None = None  # "completed" or "ongoing", when the shopper filters on it
+    max_volumes: int | None = None  # "under 10 volumes", "10巻以内"
     ordinal: int | None = None
     anaphora: bool = False
     similar_to: bool = False
@@ -78,6 +89,10 @@ def extract_entities(text: str, catalog: Catalog) -> Entities:
         for i in range(match.start + 1, match.end):
             masked[i] = ""
     masked_text = "".join(masked)
+    if m := _MAX_VOLUMES.search(masked_text):
+        limit = int(next(g for g in m.groups() if g))
+        ents.max_volumes = limit - 1 if "未満" in m.group() or "less than" in m.group() or "fewer than" in m.group() else limit
+        masked_text = masked_text[: m.start()] + " <limit> " + masked_text[m.end() :]
     for pattern in _VOLUME_PATTERNS:
         if m := pattern.search(masked_text):
             ents.volume = int(m.group(1))
@@ -103,6 +118,10 @@ def extract_entities(text: str, catalog: Catalog) -> Entities:
     for edition, words in EDITION_WORDS.items():
         if any(_has_word(masked_text, w) for w in words):
             ents.edition = edition
+            break
+    for status, pattern in _STATUS:
+        if pattern.search(masked_text):
+            ents.status = status
             break
     if m := _EN_ORDINAL.search(masked_text):
         word = m.group(1)

@@ -17,6 +17,8 @@ class RecommendationRequest(BaseModel):
     seed_series: list[str] = Field(default_factory=list)
     seed_authors: list[str] = Field(default_factory=list)
     demographic: str | None = None
+    status: str | None = None
+    max_volumes: int | None = None
     purchased_series: list[str] = Field(default_factory=list)
     retrieval_scores: dict[str, float] = Field(default_factory=dict)
     limit: int = 5
@@ -87,6 +89,12 @@ class RecommendationsTool:
             matching = [s for s in candidates if set(req.genres) & set(s.genres)]
             if len(matching) >= min(req.limit, 3):
                 candidates = matching
+        # Status and length are hard constraints: a shopper who asks for short or finished
+        # series does not want a long-running one, however well it matches otherwise.
+        if req.status:
+            candidates = [s for s in candidates if s.status == req.status]
+        if req.max_volumes:
+            candidates = [s for s in candidates if s.volumes <= req.max_volumes]
         if req.demographic:
             matching = [s for s in candidates if s.demographic == req.demographic]
             if len(matching) >= min(req.limit, 3):

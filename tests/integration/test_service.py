@@ -104,3 +104,11 @@ def test_cli_reports_bad_input_without_traceback(tmp_path):
     assert out[0]["error"]["line"] == 1 and out[1]["intent"] == "chitchat" and out[2]["error"]["line"] == 3
     bad_setting = run_cli(["ask", "hi"], {**env, "MANGAASSIST_LLM_MODE": "sometimes"})
     assert bad_setting.returncode == 2 and "invalid settings" in bad_setting.stderr
+
+
+def test_cli_chat_streams_a_conversation(tmp_path):
+    env = service_env(tmp_path, MANGAASSIST_LLM_MODE="off")
+    proc = run_cli(["chat", "--session", "chat-1"], env, stdin="recommend a horror manga\nhow much is the first one?\n\n")
+    assert proc.returncode == 0, proc.stderr
+    assert "horror picks" in proc.stdout
+    assert proc.stdout.count("assistant> ") >= 2 and "Vol. 1" in proc.stdout

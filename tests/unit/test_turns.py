@@ -141,3 +141,24 @@ async def test_no_invented_store_ids(runner, services):
         result = await runner.run(question)
         for asin in re.findall(r"B0[A-Z0-9]{8}", result.text + str(result.products)):
             assert services.catalog.product(asin) is not None
+
+
+async def test_status_and_length_filters(runner, services):
+    result = await runner.run("completed sci-fi manga under 10 volumes")
+    assert result.intent == "recommendation" and result.products
+    for card in result.products:
+        series = services.catalog.series[card.series_id]
+        assert series.status == "completed" and series.volumes <= 10 and "sci-fi" in series.genres
+    ja = await runner.run("10巻以内で完結してるミステリー漫画のおすすめある？")
+    assert ja.products and ja.language == "ja"
+    for card in ja.products:
+        series = services.catalog.series[card.series_id]
+        assert series.status == "completed" and series.volumes <= 10 and card.currency == "JPY"
+
+
+async def test_whats_on_sale_lists_promoted_products(runner, services):
+    result = await runner.run("what's on sale right now?")
+    assert result.intent == "price_check" and result.products
+    for card in result.products:
+        product = services.catalog.product(card.asin)
+        assert product.promotion is not None and card.price == product.current_price < product.list_price
