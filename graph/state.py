@@ -40,6 +40,7 @@ class State(TypedDict):
     summary: NotRequired[str]
     turn_count: NotRequired[int]
     last_products: NotRequired[list[str]]
+    last_list: NotRequired[list[str]]  # the last several-product answer ("the second one" points here)
     last_series: NotRequired[list[str]]
     last_intent: NotRequired[str | None]
 

@@ -23,12 +23,14 @@ async def classify_intent(state: State, runtime: Runtime[Context]) -> dict[str, 
     intent, confidence = decision.intent, decision.confidence
     last_intent = state.get("last_intent")
     refers_back = entities.ordinal is not None or entities.anaphora
-    # "what about the second one?" carries no intent of its own: it continues the last turn.
+    # "what about the second one?" carries no intent of its own: when the classifier sees none
+    # of the product intents in it, the turn continues the last one.
     if (
         refers_back
         and last_intent in _FOLLOW_UP_INTENTS
         and state.get("last_products")
         and decision.stage == "classifier"
+        and intent not in _FOLLOW_UP_INTENTS
         and confidence < 0.6
         and not entities.series_ids
     ):

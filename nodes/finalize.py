@@ -78,6 +78,8 @@ async def finalize(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     update["turn_count"] = state.get("turn_count", 0) + 1
     if products:
         update["last_products"] = [p["asin"] for p in products]
+        if len(products) > 1:
+            update["last_list"] = update["last_products"]
         update["last_series"] = list(dict.fromkeys(p["series_id"] for p in products))
     elif state.get("plan", {}).get("series_ids"):
         update["last_series"] = state["plan"]["series_ids"]

@@ -59,8 +59,9 @@ async def plan_tools(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     ordinal = ents.get("ordinal")
     refers_back = ordinal is not None or ents.get("anaphora")
     if not series_ids and refers_back and intent in ("price_check", "product_question", "recommendation"):
-        last_products = state.get("last_products", [])
-        picked = _pick(last_products, ordinal)
+        picked = _pick(state.get("last_products", []), ordinal)
+        if not picked and ordinal is not None:
+            picked = _pick(state.get("last_list", []), ordinal)
         if picked:
             from_memory = True
             product = catalog.product(picked[0])

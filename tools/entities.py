@@ -10,7 +10,7 @@ from tools.catalog import Catalog
 from tools.text import katakana_to_hiragana, normalize
 from tools.vocab import DEMOGRAPHICS, EDITION_WORDS, FORMAT_WORDS, GENRES
 
-_ORDER_ID = re.compile(r"\bma[-\s]?(\d{5})\b", re.I)
+_ORDER_ID = re.compile(r"(?<![a-z0-9])ma[-\s]?(\d{5})(?![0-9])", re.I)
 _VOLUME_PATTERNS = (
     re.compile(r"\b(?:vol(?:ume)?s?\.?|v\.?|book|#|no\.)\s*(\d{1,3})\b"),
     re.compile(r"第?\s*(\d{1,3})\s*(?:巻|冊目)"),

@@ -162,3 +162,17 @@ async def test_whats_on_sale_lists_promoted_products(runner, services):
     for card in result.products:
         product = services.catalog.product(card.asin)
         assert product.promotion is not None and card.price == product.current_price < product.list_price
+
+
+async def test_japanese_order_question_names_the_order(runner):
+    result = await runner.run("注文MA-10006はどこ？", user_id="C1002")
+    assert result.intent == "order_status" and result.language == "ja"
+    assert "MA-10006" in result.text and "MA-10009" not in result.text
+
+
+async def test_ordinal_points_at_the_last_list(runner):
+    first = await runner.run("ホラー漫画のおすすめを教えて", session_id="s-list")
+    await runner.run("それの評判は？", session_id="s-list")
+    follow = await runner.run("2つ目はいくら？", session_id="s-list")
+    assert follow.intent == "price_check"
+    assert follow.products[0].asin == first.products[1].asin
