@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -96,6 +99,22 @@ class Settings(BaseSettings):
     intent_min_confidence: float = Field(default=0.35, ge=0, le=1)
 
     competitors: list[str] = Field(default_factory=lambda: list(DEFAULT_COMPETITORS))
+    # What the competitor guard does with a competitor's name: drop its sentence, or name the store instead.
+    guard_competitor_action: str = Field(default="remove", pattern="^(remove|replace)$")
+    # Output guard stages fail closed (answer withheld) when they error; a stage listed here as
+    # "fail_open" passes the answer on instead. JSON, e.g. '{"scope": "fail_open"}'.
+    guard_stage_policy: dict[str, Literal["fail_closed", "fail_open"]] = Field(default_factory=dict)
+    # How long the price guard waits for the pricing tool before removing every price.
+    guard_pricing_timeout_ms: float = Field(default=200.0, gt=0)
+
+    # HS256 key that signs bearer tokens (`mangaassist token`). Unset: a random key created once
+    # per data dir in `<data_dir>/auth_secret` (0600), so tokens survive restarts and every process
+    # sharing the data dir (CLI, server, MCP) accepts the same tokens. Read it via `token_secret`.
+    auth_secret: SecretStr | None = None
+    # Bearer token naming the customer of a `mangaassist mcp` (stdio) session; unset means a guest.
+    mcp_token: SecretStr | None = None
+    # Full assistant turns (`ask_assistant`) one MCP caller may start per minute.
+    mcp_turns_per_minute: int = Field(default=30, ge=1)
 
     log_level: str = "INFO"
     # Pin "today" (ISO date) for reproducible return-window answers; unset means the real date.
@@ -112,9 +131,35 @@ class Settings(BaseSettings):
         return self.data_dir / "sessions.sqlite"
 
     @property
+    def token_secret(self) -> str:
+        """The bearer-token signing key: `auth_secret`, else the data dir's own key (made on first use)."""
+        if self.auth_secret is not None:
+            return self.auth_secret.get_secret_value()
+        return _data_dir_secret(self.data_dir / "auth_secret")
+
+    @property
     def intent_model_path(self) -> Path:
         """Trained intent classifier, produced by `mangaassist train-intent`."""
         return self.store_data_dir / "build" / "intent_model.joblib"
+
+
+@lru_cache(maxsize=8)
+def _data_dir_secret(path: Path) -> str:
+    """Read the key file, creating it (owner-only) if no process has yet."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(secrets.token_urlsafe(48))
+        # link() publishes the complete file atomically and fails if another process won the race.
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text(encoding="ascii").strip()
 
 
 @lru_cache(maxsize=1)

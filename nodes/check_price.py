@@ -8,13 +8,16 @@ from langgraph.runtime import Runtime
 
 from graph.state import Context, State
 from graph.timing import timed
-from tools.cards import product_cards
 from graph.resources import services as load_services
+from tools.definitions import CheckPriceInput, ToolContext, check_price as price_tool
 
 
 @timed
 async def check_price(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Quote the focus products (current price, list price, promotion, stock)."""
     services = await load_services()
-    cards = await product_cards(services.catalog, services.pricing, state["plan"]["asins"])
+    asins = state["plan"]["asins"]
+    cards = []
+    if asins:
+        cards = (await price_tool(CheckPriceInput(store_ids=asins), ToolContext(services))).prices
     return {"tool_results": {"prices": [c.model_dump() for c in cards]}}

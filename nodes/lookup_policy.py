@@ -9,7 +9,7 @@ from langgraph.runtime import Runtime
 from graph.state import Context, State
 from graph.timing import timed
 from graph.resources import services as load_services
-from tools.retrieval import SearchFilters
+from tools.definitions import policy_sections
 
 _TOPICS_BY_INTENT = {
     "shipping_info": ["shipping"],
@@ -22,13 +22,7 @@ _TOPICS_BY_INTENT = {
 async def lookup_policy(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Retrieve the best policy sections, restricted to the intent's topics and language."""
     services = await load_services()
-    filters = SearchFilters(
-        doc_types=["policy"],
-        language=state.get("language", "en"),  # type: ignore[arg-type]
-        topics=_TOPICS_BY_INTENT.get(state["intent"]),
+    sections = await policy_sections(
+        services, state["user_text"], state.get("language", "en"), _TOPICS_BY_INTENT.get(state["intent"])
     )
-    hits = await services.retrieval.search(state["user_text"], 3, filters)
-    if not hits:
-        hits = await services.retrieval.search(state["user_text"], 3, filters.model_copy(update={"topics": None}))
-    sections = [services.policies[h.doc_id].model_dump() for h in hits]
-    return {"tool_results": {"policies": sections}}
+    return {"tool_results": {"policies": [s.model_dump() for s in sections]}}

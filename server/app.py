@@ -18,6 +18,8 @@ from starlette.routing import Route
 
 from graph.runner import InputRejected, SessionForbidden, TurnRunner
 from mangaassist.settings import Settings, get_settings
+from server.auth import bearer_user
+from server.mcp import McpEndpoint
 from server.schemas import ChatMessageRequest
 
 log = logging.getLogger("mangaassist.server")
@@ -59,7 +61,7 @@ async def chat_message(request: Request) -> Response:
     runner: TurnRunner = request.state.runner
     kwargs = {
         "session_id": body.session_id,
-        "user_id": body.user_id,
+        "user_id": bearer_user(request, runner.settings),
         "request_id": request.headers.get("x-request-id"),
         "context_hints": body.context_hints,
     }
@@ -101,7 +103,9 @@ async def http_error(request: Request, exc: Exception) -> Response:
     """Render every HTTP error as `{"error": {"code", "message"}}`."""
     assert isinstance(exc, HTTPException)
     code = getattr(exc, "code", None) or {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
-    return JSONResponse({"error": {"code": code, "message": exc.detail}}, status_code=exc.status_code)
+    return JSONResponse(
+        {"error": {"code": code, "message": exc.detail}}, status_code=exc.status_code, headers=exc.headers
+    )
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
@@ -113,10 +117,11 @@ async def server_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings | None = None) -> Starlette:
     """The service application for these settings."""
     settings = settings or get_settings()
+    mcp = McpEndpoint(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[AppState]:
-        async with TurnRunner(settings) as runner:
+        async with TurnRunner(settings) as runner, mcp.serving(runner):
             yield {"runner": runner}
 
     return Starlette(
@@ -124,6 +129,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/v1/chat/message", chat_message, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            mcp.route,
         ],
         exception_handlers={HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,

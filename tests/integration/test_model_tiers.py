@@ -89,7 +89,7 @@ def test_mid_stream_death_falls_back(tmp_path, llm):
 
 def test_model_prices_are_checked_by_the_guardrails(tmp_path, llm, services):
     product = services.catalog.volume("berserk", 1, "print", "EN")
-    llm.script("p-price", [{"kind": "ok", "text": "Berserk Vol. 1 is $0.99 right now, 60% off!"}])
+    llm.script("p-price", [{"kind": "ok", "text": "Berserk Vol. 1 is $0.99 right now. It is 60% off this week!"}])
     result = _ask(_env(tmp_path, llm, "p-price", "s-x"), "how much is Berserk volume 1?")
     assert result["metadata"]["model_tier"] == "primary"
     assert "$0.99" not in result["text"] and "60%" not in result["text"]

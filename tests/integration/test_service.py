@@ -8,14 +8,17 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from mangaassist.settings import Settings
+from server.auth import mint_token
 from tests.support.processes import run_cli, running_server, service_env
 
 pytestmark = pytest.mark.integration
+SECRET = "service-test-secret"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[str]:
-    env = service_env(tmp_path_factory.mktemp("svc"), MANGAASSIST_LLM_MODE="off")
+    env = service_env(tmp_path_factory.mktemp("svc"), MANGAASSIST_LLM_MODE="off", MANGAASSIST_AUTH_SECRET=SECRET)
     with running_server(env) as base:
         yield base
 
@@ -68,11 +71,15 @@ def test_unknown_route_and_method(server):
     assert httpx.get(f"{server}/readyz").json() == {"status": "ready"}
 
 
-def test_another_users_session_is_not_found(server):
-    first = httpx.post(f"{server}/v1/chat/message", json={"message": "hi", "user_id": "C1001"}, timeout=30).json()
-    other = httpx.post(f"{server}/v1/chat/message",
-                       json={"message": "hi", "user_id": "C1002", "session_id": first["session_id"]}, timeout=30)
-    assert other.status_code == 404
+def test_another_callers_session_is_not_found(server):
+    def auth(user: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {mint_token(Settings(auth_secret=SECRET), user, 600)}"}
+
+    first = httpx.post(f"{server}/v1/chat/message", json={"message": "hi"}, headers=auth("C1001"), timeout=30).json()
+    for headers in (auth("C1002"), {}):
+        other = httpx.post(f"{server}/v1/chat/message", json={"message": "hi", "session_id": first["session_id"]},
+                           headers=headers, timeout=30)
+        assert other.status_code == 404 and other.json()["error"]["code"] == "session_not_found"
 
 
 def test_cli_ask_jsonl(tmp_path, services):
