@@ -451,3 +451,22 @@ TOOLS: tuple[ToolDefinition[Any, Any], ...] = (
     ToolDefinition("check_return_eligibility", OrderIdsInput, ReturnEligibilityOutput, check_return_eligibility),
     ToolDefinition("store_policy", StorePolicyInput, StorePolicyOutput, store_policy),
 )
+
+
+async def account_view(
+    tool: Callable[[OrderIdsInput, ToolContext], Awaitable[OrderStatusOutput | ReturnEligibilityOutput]],
+    order_ids: list[str],
+    ctx: ToolContext,
+) -> dict[str, Any]:
+    """An order tool's answer as the graph keeps it: guests and foreign ids are outcomes, not errors."""
+    try:
+        found = await tool(OrderIdsInput(order_ids=order_ids), ctx)
+    except SignInRequired:
+        return {"signed_in": False, "orders": [], "not_found": list(order_ids)}
+    except NotYourOrder:
+        return {"signed_in": True, "orders": [], "not_found": list(order_ids)}
+    return {
+        "signed_in": True,
+        "orders": [o.model_dump(mode="json") for o in found.orders],
+        "not_found": found.not_found,
+    }
