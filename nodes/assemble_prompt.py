@@ -11,7 +11,7 @@ import prompts
 from graph.state import Context, State, context_of
 from graph.timing import timed
 from graph.resources import services as load_services
-from tools.vocab import GENRES
+from tools.vocab import DEMOGRAPHICS, GENRES
 
 _DOC_TYPES_BY_INTENT = {
     "recommendation": ("series", "reviews"),
@@ -74,6 +74,7 @@ async def assemble_prompt(state: State, runtime: Runtime[Context]) -> dict[str, 
         "series_info": series_info,
         "author_ja": author_ja,
         "genre_ja": {g: label for g, (label, _) in GENRES.items()},
+        "demographic_ja": {d: label for d, (label, _) in DEMOGRAPHICS.items()},
         "notices": prompts.strings(language)["notices"],
         "summary": state.get("summary", ""),
         "context_hints": context_of(runtime).context_hints,

@@ -9,6 +9,7 @@ from langgraph.runtime import Runtime
 from graph.state import Context, State
 from graph.timing import timed
 from tools.cards import product_cards
+from tools.catalog import LATEST_VOLUME, volume_for
 from graph.resources import services as load_services
 
 
@@ -22,7 +23,7 @@ async def get_product_details(state: State, runtime: Runtime[Context]) -> dict[s
     details = []
     for sid in plan["series_ids"][:3]:
         series = catalog.series[sid]
-        volume = plan["volume"] if plan["volume"] and plan["volume"] <= series.volumes else 1
+        volume = volume_for(series, plan["volume"])
         editions = await product_cards(
             catalog, services.pricing, [p.asin for p in catalog.editions(sid, volume)]
         )
@@ -44,7 +45,7 @@ async def get_product_details(state: State, runtime: Runtime[Context]) -> dict[s
             "synopsis": series.synopsis,
             "synopsis_ja": series.synopsis_ja,
             "volume": volume,
-            "volume_asked": plan["volume"],
+            "volume_asked": volume if plan["volume"] == LATEST_VOLUME else plan["volume"],
             "editions": [e.model_dump() for e in editions],
             "rating": round(sum(r.rating for r in reviews) / len(reviews), 1) if reviews else None,
             "review_count": len(reviews),

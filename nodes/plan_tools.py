@@ -9,6 +9,7 @@ from langgraph.runtime import Runtime
 from graph.state import Context, State
 from graph.timing import timed
 from tools.cards import edition_for
+from tools.catalog import volume_for
 from graph.resources import services as load_services
 
 ToolNode = Literal[
@@ -84,7 +85,7 @@ async def plan_tools(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if not asins and series_ids and intent in ("price_check", "product_question"):
         for sid in series_ids[:3]:
             series = catalog.series[sid]
-            vol = volume if volume and volume <= series.volumes else 1
+            vol = volume_for(series, volume)
             if product := catalog.volume(sid, vol, fmt, edition):
                 asins.append(product.asin)
     tools: list[ToolNode] = list(TOOLS_BY_INTENT.get(intent, []))
@@ -102,7 +103,6 @@ async def plan_tools(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "series_ids": series_ids,
         "asins": asins,
         "volume": volume,
-        "volume_exists": volume is None or all(volume <= catalog.series[s].volumes for s in series_ids),
         "edition": edition,
         "format": fmt,
         "format_asked": ents.get("format"),

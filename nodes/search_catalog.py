@@ -9,6 +9,7 @@ from langgraph.runtime import Runtime
 from graph.state import Context, State
 from graph.timing import timed
 from tools.cards import product_cards
+from tools.catalog import volume_for
 from graph.resources import services as load_services
 from tools.retrieval import SearchFilters
 
@@ -28,7 +29,10 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
     if on_sale:
         promoted = {p.series_id for p in catalog.products.values() if p.promotion}
         series_ids = sorted(promoted, key=lambda sid: (not set(genres) & set(catalog.series[sid].genres), sid))
-    if not series_ids:
+    filtered = bool(genres or plan["demographic"] or plan["status"] or plan["max_volumes"])
+    # A name we have no document for is a title the store does not carry: say so, don't guess.
+    not_carried = [] if series_ids or filtered else services.retrieval.unknown_terms(state["user_text"])
+    if not series_ids and not not_carried:
         hits = await services.retrieval.search(
             state["user_text"], limit * 4, SearchFilters(doc_types=["series", "reviews"], genres=genres or None)
         )
@@ -47,7 +51,7 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
         series_ids = [s for s in series_ids if catalog.series[s].volumes <= plan["max_volumes"]]
     asins = []
     for sid in series_ids[:limit]:
-        vol = plan["volume"] if plan["volume"] and plan["volume"] <= catalog.series[sid].volumes else 1
+        vol = volume_for(catalog.series[sid], plan["volume"])
         if product := catalog.volume(sid, vol, plan["format"], plan["edition"]):
             asins.append(product.asin)
     cards = await product_cards(catalog, services.pricing, asins)
@@ -56,6 +60,7 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
             "search": {
                 "series_ids": series_ids[:limit],
                 "on_sale": on_sale,
+                "not_carried": not_carried,
                 "cards": [c.model_dump() for c in cards],
             }
         }

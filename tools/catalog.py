@@ -155,6 +155,16 @@ class Catalog:
         return [s for s in self.series.values() if author in s.authors]
 
 
+LATEST_VOLUME = -1  # entity value for "the latest / final volume"
+
+
+def volume_for(series: Series, asked: int | None) -> int:
+    """The volume to show: the asked one if it exists, the latest for "latest", else volume 1."""
+    if asked == LATEST_VOLUME:
+        return series.volumes
+    return asked if asked and 1 <= asked <= series.volumes else 1
+
+
 def _written_as_name(text: str, word: str) -> bool:
     """A common word counts as a title/name only capitalised mid-sentence, or in capitals."""
     if re.search(rf"\b{re.escape(word.upper())}\b", text) and len(word) > 1:

@@ -6,7 +6,7 @@ import re
 
 from pydantic import BaseModel, Field
 
-from tools.catalog import Catalog
+from tools.catalog import LATEST_VOLUME, Catalog
 from tools.text import katakana_to_hiragana, normalize
 from tools.vocab import DEMOGRAPHICS, EDITION_WORDS, FORMAT_WORDS, GENRES
 
@@ -46,6 +46,9 @@ _MAX_VOLUMES = re.compile(
     r"\b(?:under|less than|fewer than|at most|no more than|up to|within)\s*(\d{1,3})\s*(?:volumes?|vols?\.?|books?)\b"
     r"|(\d{1,3})\s*(?:volumes?|vols?\.?) or (?:less|fewer)\b"
     r"|(\d{1,3})\s*巻(?:以内|以下|まで|未満|くらいで)"
+)
+_LATEST_VOLUME = re.compile(
+    r"\b(?:last|final|latest|newest|most recent|new)\s+(?:volume|vol\.?|book)\b|最終巻|最新巻|最新刊|最後の巻"
 )
 _EN_ORD_MAP = {"1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
 
@@ -98,6 +101,9 @@ def extract_entities(text: str, catalog: Catalog) -> Entities:
             ents.volume = int(m.group(1))
             masked_text = masked_text[: m.start(1)] + "<n>" + masked_text[m.end(1) :]
             break
+    if ents.volume is None and (m := _LATEST_VOLUME.search(masked_text)):
+        ents.volume = LATEST_VOLUME
+        masked_text = masked_text[: m.start()] + "<n> volume" + masked_text[m.end() :]
     if ents.volume is None and (m := _WORD_VOLUME.search(masked_text)):
         ents.volume = _WORD_ORDINALS.get(m.group(1)) or _EN_ORD_MAP.get(m.group(1)) or 1
         masked_text = masked_text[: m.start()] + "<n> volume" + masked_text[m.end() :]

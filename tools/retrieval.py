@@ -7,6 +7,7 @@ bigrams; every backend answers the same `search` call.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter, defaultdict
 from typing import Literal, Protocol
 
@@ -14,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from tools.catalog import Catalog
 from tools.models import PolicySection
-from tools.text import tokenize
+from tools.text import normalize, tokenize
 from tools.vocab import DEMOGRAPHICS, GENRES, STATUS_JA
 
 DocType = Literal["series", "reviews", "policy"]
@@ -62,6 +63,10 @@ class RetrievalBackend(Protocol):
         """Rank documents for `query`."""
         ...
 
+    def unknown_terms(self, query: str) -> list[str]:
+        """Words of `query` that no document contains (a title the store does not carry)."""
+        ...
+
 
 def build_documents(catalog: Catalog, policies: list[PolicySection]) -> list[Document]:
     """Series (EN and JA views), review digests and policy sections."""
@@ -99,6 +104,15 @@ def build_documents(catalog: Catalog, policies: list[PolicySection]) -> list[Doc
     return docs
 
 
+def _name_like(query: str, word: str) -> bool:
+    """Katakana runs, capitalised words, or any word of a short request ("got frieran?")."""
+    if not word.isascii():
+        return True
+    if re.search(rf"(?<!^)\b{re.escape(word.capitalize())}", query.strip()):
+        return True
+    return len(query.split()) <= 5
+
+
 class EmbeddedIndex:
     """In-process BM25 (k1=1.2, b=0.75) with filters applied while scoring."""
 
@@ -118,6 +132,17 @@ class EmbeddedIndex:
         self._idf = {
             term: math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for term, p in self._postings.items()
         }
+
+    def unknown_terms(self, query: str) -> list[str]:
+        """Words (4+ letters) and katakana names that cannot occur in any document."""
+        unknown = []
+        # Katakana runs before folding: a hiragana particle must not glue onto the name.
+        for word in re.findall(r"[a-z][a-z0-9'-]{3,}|[\u30a0-\u30ffー]{3,}", normalize(query)):
+            terms = tokenize(word)
+            # Every bigram of a name in some document is necessary for the name to be there at all.
+            if terms and any(t not in self._idf for t in terms) and _name_like(query, word):
+                unknown.append(word)
+        return unknown
 
     def _allowed(self, doc: Document, f: SearchFilters | None) -> bool:
         if f is None:

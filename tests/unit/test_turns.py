@@ -176,3 +176,26 @@ async def test_ordinal_points_at_the_last_list(runner):
     follow = await runner.run("2つ目はいくら？", session_id="s-list")
     assert follow.intent == "price_check"
     assert follow.products[0].asin == first.products[1].asin
+
+
+async def test_latest_volume(runner, services):
+    naruto = services.catalog.series["naruto"]
+    result = await runner.run("ナルトの最終巻はいくら？")
+    assert result.products[0].volume == naruto.volumes and result.products[0].currency == "JPY"
+    en = await runner.run("how much is the latest volume of One Piece?")
+    assert en.products[0].volume == services.catalog.series["one-piece"].volumes
+
+
+@pytest.mark.parametrize(("question", "phrase"), [
+    ("Do you carry Kagurabachi?", "couldn't find"),
+    ("カグラバチはありますか", "見つかりませんでした"),
+])
+async def test_titles_we_do_not_carry_are_not_guessed(runner, question, phrase):
+    result = await runner.run(question)
+    assert result.products == [] and phrase in result.text
+
+
+async def test_demographic_recommendation(runner, services):
+    result = await runner.run("what's a good shojo manga?")
+    assert result.products and "shojo" in result.text
+    assert all(services.catalog.series[c.series_id].demographic == "shojo" for c in result.products)
