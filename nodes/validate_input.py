@@ -43,10 +43,14 @@ async def validate_input(state: State, runtime: Runtime[Context]) -> dict[str, A
     if checked.issue is not None:
         update["input_issue"] = {"code": checked.issue.code, "message": checked.issue.message}
     elif checked.injection.injection:
+        # Only the verdict is kept (score, signal names, language): the message never reaches a model.
         update["input_issue"] = {
             "code": "prompt_injection",
             "message": "The message tries to change the assistant's instructions.",
             "reasons": checked.injection.reasons,
+            "score": checked.injection.score,
+            "language": checked.injection.language,
+            "refusal": checked.refusal,
         }
     else:
         update["messages"] = [HumanMessage(content=checked.text, id=f"u-{update['request_id']}")]

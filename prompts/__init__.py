@@ -18,6 +18,13 @@ def _price(amount: float, currency: str) -> str:
     return format_price(amount, currency)
 
 
+def _data(text: object) -> str:
+    """Store text placed inside a data fence: fence tags and instruction-like sentences neutralised."""
+    from guardrails.indirect import neutralize
+
+    return neutralize(str(text))
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     """The Jinja environment: strict about missing variables, no HTML escaping (plain text)."""
@@ -30,6 +37,7 @@ def environment() -> Environment:
         keep_trailing_newline=False,
     )
     env.filters["price"] = _price
+    env.filters["data"] = _data
     return env
 
 

@@ -5,7 +5,7 @@ Add a command by writing its module and naming it in `COMMANDS`.
 
 from __future__ import annotations
 
-COMMANDS = ("ask", "chat", "serve", "train_intent", "data", "token", "mcp")
+COMMANDS = ("ask", "chat", "serve", "train_intent", "data", "token", "mcp", "guard", "eval")
 
 
 class CliError(Exception):
