@@ -1,15 +1,18 @@
 """The one place the turn graph is built.
 
 validate_input -> (classify_intent || speculative_retrieve) -> plan_tools -> tool fan-out ->
-assemble_prompt -> generate_primary -> generate_secondary -> respond_grounded -> apply_guardrails
--> finalize.
+assemble_prompt -> generate_primary -> generate_secondary -> respond_from_cache -> respond_grounded
+-> apply_guardrails -> finalize. Every store tool runs behind its dependency's breaker and timeout.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from langgraph.graph import END, START, StateGraph
 
-from graph.edges import after_primary, after_secondary, after_validation, to_responder, to_tools
+from graph.breakers import Dependency, protected, unavailable_tool
+from graph.edges import after_cache, after_primary, after_secondary, after_validation, to_responder, to_tools
 from graph.state import Context, InputState, OutputState, State
 from nodes.apply_guardrails import apply_guardrails
 from nodes.assemble_prompt import assemble_prompt
@@ -23,31 +26,52 @@ from nodes.get_product_details import get_product_details
 from nodes.lookup_policy import lookup_policy
 from nodes.plan_tools import plan_tools
 from nodes.recommend_products import recommend_products
+from nodes.respond_from_cache import respond_from_cache
 from nodes.respond_grounded import respond_grounded
 from nodes.search_catalog import search_catalog
 from nodes.speculative_retrieve import speculative_retrieve
 from nodes.validate_input import validate_input
 
-TOOL_NODES = (
-    search_catalog,
-    get_product_details,
-    check_price,
-    recommend_products,
-    check_order_status,
-    check_return_eligibility,
-    lookup_policy,
+# Each store tool node and the dependency whose breaker and timeout guard it.
+TOOL_DEPENDENCIES: dict[str, Dependency] = {
+    "search_catalog": "catalog",
+    "get_product_details": "catalog",
+    "check_price": "pricing",
+    "recommend_products": "recommendations",
+    "check_order_status": "orders",
+    "check_return_eligibility": "orders",
+    "lookup_policy": "retrieval",
+}
+TOOL_NODES = tuple(
+    protected(node, TOOL_DEPENDENCIES[node.__name__], unavailable_tool(node.__name__, TOOL_DEPENDENCIES[node.__name__]))
+    for node in (
+        search_catalog,
+        get_product_details,
+        check_price,
+        recommend_products,
+        check_order_status,
+        check_return_eligibility,
+        lookup_policy,
+    )
 )
+
+
+def _no_retrieval(reason: str) -> dict[str, Any]:
+    """Speculative retrieval is an optimisation: when the index fails the turn goes on without hits."""
+    return {"retrieval": {"used": False, "speculative": True, "doc_ids": [], "hits": []}}
+
 
 builder = StateGraph(State, context_schema=Context, input_schema=InputState, output_schema=OutputState)
 for node in (
     validate_input,
     classify_intent,
-    speculative_retrieve,
+    protected(speculative_retrieve, "retrieval", _no_retrieval),
     plan_tools,
     *TOOL_NODES,
     assemble_prompt,
     generate_primary,
     generate_secondary,
+    respond_from_cache,
     respond_grounded,
     apply_guardrails,
     finalize,
@@ -68,6 +92,7 @@ for tool in TOOL_NODES:
 builder.add_conditional_edges("assemble_prompt", to_responder)
 builder.add_conditional_edges("generate_primary", after_primary)
 builder.add_conditional_edges("generate_secondary", after_secondary)
+builder.add_conditional_edges("respond_from_cache", after_cache)
 builder.add_edge("respond_grounded", "apply_guardrails")
 builder.add_edge("apply_guardrails", "finalize")
 builder.add_edge("finalize", END)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-import pybreaker
-
-from graph.models import get_model_tiers
+from graph.breakers import unavailable_dependencies
+from graph.models import TierName, get_model_tiers
 from graph.state import State
+from mangaassist.settings import get_settings
 from nodes.plan_tools import ToolNode
 
 # Intents answered from templates and data alone: a model adds cost, not accuracy.
 TEMPLATE_INTENTS = frozenset({"chitchat", "escalation", "out_of_scope"})
-Responder = Literal["generate_primary", "generate_secondary", "respond_grounded"]
+Responder = Literal["generate_primary", "generate_secondary", "respond_from_cache", "respond_grounded"]
 
 
 def after_validation(state: State) -> list[Literal["classify_intent", "speculative_retrieve", "assemble_prompt"]]:
@@ -28,29 +28,55 @@ def to_tools(state: State) -> list[ToolNode | Literal["assemble_prompt"]]:
     return list(tools) or ["assemble_prompt"]
 
 
-def _tier_ready(name: Literal["primary", "secondary"]) -> bool:
-    tier = get_model_tiers()[name]
-    return tier.enabled and tier.breaker.current_state != pybreaker.STATE_OPEN
+def _models_configured() -> bool:
+    return any(tier.enabled for tier in get_model_tiers().values())
+
+
+def _untried_ready(state: State, name: TierName) -> bool:
+    """The tier may answer: configured, its breaker admits the call, and it has not failed this turn."""
+    return name not in state.get("tier_errors", {}) and get_model_tiers()[name].ready
+
+
+def _next_model(state: State) -> Literal["generate_primary", "generate_secondary"] | None:
+    settings = get_settings()
+    order: list[TierName] = ["primary", "secondary"]
+    if state.get("intent") in settings.secondary_first_intents:
+        order = ["secondary"]  # cheap intents skip the expensive model by configuration
+    for name in order:
+        if _untried_ready(state, name):
+            return "generate_primary" if name == "primary" else "generate_secondary"
+    return None
 
 
 def to_responder(state: State) -> Responder:
-    """First model tier able to answer, else the grounded responder."""
+    """Cheapest responder able to answer: templates, then cache, then model tiers, then grounded."""
     if state.get("input_issue") or state.get("intent") in TEMPLATE_INTENTS:
         return "respond_grounded"
-    if _tier_ready("primary"):
-        return "generate_primary"
-    if _tier_ready("secondary"):
-        return "generate_secondary"
-    return "respond_grounded"
+    if unavailable_dependencies(state.get("tool_results", {})):
+        return "respond_from_cache"  # a tool is down: say so, from what still works
+    if not _models_configured():
+        return "respond_grounded"  # the embedded default without credentials
+    if state.get("intent") in get_settings().cache_first_intents:
+        return "respond_from_cache"
+    return _next_model(state) or "respond_from_cache"
 
 
-def after_primary(state: State) -> Literal["apply_guardrails", "generate_secondary", "respond_grounded"]:
-    """The primary's answer goes to the guards; a failure falls to the next tier."""
+def after_primary(state: State) -> Literal["apply_guardrails", "generate_secondary", "respond_from_cache"]:
+    """The primary's answer goes to the guards; a failure falls to the secondary, then the cache."""
     if state.get("draft"):
         return "apply_guardrails"
-    return "generate_secondary" if _tier_ready("secondary") else "respond_grounded"
+    return "generate_secondary" if _untried_ready(state, "secondary") else "respond_from_cache"
 
 
-def after_secondary(state: State) -> Literal["apply_guardrails", "respond_grounded"]:
-    """The secondary's answer goes to the guards; a failure falls to the grounded responder."""
-    return "apply_guardrails" if state.get("draft") else "respond_grounded"
+def after_secondary(state: State) -> Literal["apply_guardrails", "respond_from_cache"]:
+    """The secondary's answer goes to the guards; a failure falls to the response cache."""
+    return "apply_guardrails" if state.get("draft") else "respond_from_cache"
+
+
+def after_cache(
+    state: State,
+) -> Literal["apply_guardrails", "generate_primary", "generate_secondary", "respond_grounded"]:
+    """A cached answer goes to the guards; a miss tries a model not yet tried, else the grounded responder."""
+    if state.get("draft"):
+        return "apply_guardrails"
+    return _next_model(state) or "respond_grounded"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,11 +21,13 @@ from langchain_core.messages import BaseMessage  # noqa: E402
 from langchain_litellm import ChatLiteLLM  # noqa: E402
 from tenacity import (  # noqa: E402
     AsyncRetrying,
+    RetryCallState,
     retry_if_exception,
     stop_after_attempt,
     wait_exponential_jitter,
 )
 
+from graph.breakers import DependencyBreaker, get_breakers  # noqa: E402
 from mangaassist.settings import Settings, get_settings  # noqa: E402
 
 litellm.suppress_debug_info = True
@@ -71,6 +74,18 @@ def credentials_present(model: str, api_base: str | None, api_key: str | None) -
         return False
 
 
+def _retry_after_s(exc: BaseException) -> float:
+    """The server's Retry-After (seconds) on a throttling error, 0 when it gave none."""
+    # litellm keeps the provider's headers on the exception; its synthetic `response` has none.
+    for headers in (getattr(exc, "litellm_response_headers", None), getattr(getattr(exc, "response", None), "headers", None)):
+        if headers and headers.get("retry-after"):
+            try:
+                return float(headers["retry-after"])
+            except ValueError:  # an HTTP-date Retry-After: no hint, the back-off still applies
+                return 0.0
+    return 0.0
+
+
 @dataclass
 class ModelTier:
     """One model tier with its breaker."""
@@ -80,10 +95,10 @@ class ModelTier:
     api_base: str | None
     api_key: str | None
     enabled: bool
-    breaker: pybreaker.CircuitBreaker
+    breaker: DependencyBreaker
     settings: Settings
 
-    def chat_model(self) -> ChatLiteLLM:
+    def chat_model(self, timeout_s: float) -> ChatLiteLLM:
         """A LangChain chat model; LangGraph's `messages` stream mode sees its tokens."""
         kwargs: dict[str, object] = {}
         if self.api_base:
@@ -95,7 +110,7 @@ class ModelTier:
             streaming=True,
             temperature=self.settings.llm_temperature,
             max_tokens=self.settings.llm_max_tokens,
-            request_timeout=self.settings.llm_timeout_s,
+            request_timeout=timeout_s,
             max_retries=0,
             # Retries are ours (tenacity, before the first token only); the HTTP client's are off.
             model_kwargs={"max_retries": 0},
@@ -104,49 +119,67 @@ class ModelTier:
         )
 
     @property
-    def breaker_state(self) -> str:
-        """closed, open or half-open."""
-        return str(self.breaker.current_state)
+    def ready(self) -> bool:
+        """Configured, and its breaker would let a call through now."""
+        return self.enabled and self.breaker.admits()
 
     async def generate(
-        self, messages: list[BaseMessage], on_token: Callable[[str], Awaitable[None]]
+        self, messages: list[BaseMessage], on_token: Callable[[str], Awaitable[None]], deadline: float
     ) -> str:
-        """Stream an answer, calling `on_token` per delta; raise `TierUnavailable` on failure.
+        """Stream an answer by `deadline` (monotonic), calling `on_token` per delta.
 
-        Retries (jittered exponential back-off) happen only for retryable errors and only
-        before the first token: once text has reached the shopper a retry would repeat it.
+        Raises `TierUnavailable` on failure. Retries (jittered exponential back-off, at least the
+        server's Retry-After) happen only for retryable errors (throttling, 5xx, timeouts, never
+        other 4xx), only before the first token (once text has reached the shopper a retry would
+        repeat it), and only when the turn's budget still has room for another attempt.
         """
         if not self.enabled:
             raise TierUnavailable(f"{self.name}: no credentials configured")
-        if self.breaker.current_state == pybreaker.STATE_OPEN:
-            raise TierUnavailable(f"{self.name}: circuit open")
-        model = self.chat_model()
+        settings = self.settings
+        budget = deadline - time.monotonic()
+        if budget <= 0:
+            raise TierUnavailable(f"{self.name}: no time left in the turn")
+        model = self.chat_model(min(settings.llm_timeout_s, budget))
         emitted = False
+        backoff = wait_exponential_jitter(multiplier=0.1, max=1.0, jitter=0.1)
+
+        def left() -> float:
+            return deadline - time.monotonic()
 
         def retryable(exc: BaseException) -> bool:
-            return isinstance(exc, RETRYABLE) and not emitted
+            if not isinstance(exc, RETRYABLE) or emitted:
+                return False
+            return left() - _retry_after_s(exc) > settings.retry_min_budget_s
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            hint = _retry_after_s(exc) if exc else 0.0
+            return min(max(backoff(state), hint), max(left() - settings.retry_min_budget_s, 0.0))
 
         async def attempt() -> str:
             nonlocal emitted
             parts: list[str] = []
-            stream = model.astream(messages).__aiter__()
-            first = True
-            while True:
-                try:
-                    if first:
-                        chunk = await asyncio.wait_for(
-                            stream.__anext__(), timeout=self.settings.llm_first_token_timeout_s
-                        )
-                    else:
-                        chunk = await stream.__anext__()
-                except StopAsyncIteration:
-                    break
-                first = False
-                delta = chunk.content if isinstance(chunk.content, str) else ""
-                if delta:
-                    emitted = True
-                    parts.append(delta)
-                    await on_token(delta)
+            async with asyncio.timeout(max(left(), 0.0)):
+                stream = model.astream(messages).__aiter__()
+                first = True
+                while True:
+                    try:
+                        if first:
+                            # A first token later than the TTFT target is treated as a stall.
+                            first_token_s = min(
+                                settings.llm_first_token_timeout_s, settings.ttft_target_s, left()
+                            )
+                            chunk = await asyncio.wait_for(stream.__anext__(), timeout=first_token_s)
+                        else:
+                            chunk = await stream.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    first = False
+                    delta = chunk.content if isinstance(chunk.content, str) else ""
+                    if delta:
+                        emitted = True
+                        parts.append(delta)
+                        await on_token(delta)
             text = "".join(parts).strip()
             if not text:
                 raise litellm.exceptions.APIConnectionError(
@@ -158,14 +191,14 @@ class ModelTier:
             with self.breaker.calling():
                 async for retry in AsyncRetrying(
                     retry=retry_if_exception(retryable),
-                    stop=stop_after_attempt(self.settings.llm_max_retries + 1),
-                    wait=wait_exponential_jitter(initial=0.2, max=2.0),
+                    stop=stop_after_attempt(settings.llm_max_retries + 1),
+                    wait=wait,
                     reraise=True,
                 ):
                     with retry:
                         return await attempt()
         except pybreaker.CircuitBreakerError as exc:
-            raise TierUnavailable(f"{self.name}: circuit opened") from exc
+            raise TierUnavailable(f"{self.name}: circuit open") from exc
         except (openai.OpenAIError, asyncio.TimeoutError, httpx.HTTPError) as exc:
             raise TierUnavailable(f"{self.name}: {type(exc).__name__}") from exc
         raise TierUnavailable(f"{self.name}: no attempt made")
@@ -182,14 +215,11 @@ def _tier(settings: Settings, name: TierName) -> ModelTier:
         enabled = bool(model)
     else:
         enabled = credentials_present(model, api_base, api_key)
-    breaker = pybreaker.CircuitBreaker(
-        fail_max=settings.breaker_fail_max, reset_timeout=settings.breaker_reset_s, name=f"model:{name}"
-    )
-    return ModelTier(name, model, api_base, api_key, enabled, breaker, settings)
+    return ModelTier(name, model, api_base, api_key, enabled, get_breakers()[name], settings)
 
 
 @lru_cache(maxsize=1)
 def get_model_tiers() -> dict[TierName, ModelTier]:
-    """The process's model tiers, built once so breakers keep their state across turns."""
+    """The process's model tiers, built once; their breakers live in `get_breakers()`."""
     settings = get_settings()
     return {"primary": _tier(settings, "primary"), "secondary": _tier(settings, "secondary")}

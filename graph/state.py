@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Annotated, Any, NotRequired, TypedDict
 
@@ -71,6 +72,8 @@ class Context:
     """Per-run settings a caller supplies; never taken from the model."""
 
     session_id: str = "default"
+    # When the turn started (monotonic clock): every deadline of the turn counts from here.
+    started: float = field(default_factory=time.monotonic)
     user_id: str | None = None
     context_hints: dict[str, str] = field(default_factory=dict)
     stream_chunk_chars: int = 24

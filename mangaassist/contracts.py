@@ -63,6 +63,12 @@ class TurnMetadata(BaseModel):
     guardrails_fired: list[str] = Field(default_factory=list)
     retrieval: RetrievalInfo = Field(default_factory=RetrievalInfo)
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    # Added in the resilience release (optional, so older clients keep validating).
+    breakers: dict[str, str] = Field(default_factory=dict)
+    deadline_ms: float | None = None
+    elapsed_ms: float | None = None
+    degraded: list[str] = Field(default_factory=list)
+    banner: str | None = None
 
 
 class TurnResult(BaseModel):

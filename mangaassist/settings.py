@@ -89,6 +89,44 @@ class Settings(BaseSettings):
 
     breaker_fail_max: int = Field(default=3, ge=1)
     breaker_reset_s: float = Field(default=30.0, gt=0)
+    # Sliding-window breaker policy: a dependency opens when more than `breaker_failure_rate` of its
+    # calls in the last `breaker_window_s` failed or timed out (once `breaker_min_calls` were made),
+    # or after `breaker_fail_max` consecutive failures. Half-open admits `breaker_half_open_fraction`
+    # of the traffic. Per-dependency overrides as JSON, e.g. '{"pricing": {"failure_rate": 0.5}}'.
+    breaker_window_s: float = Field(default=60.0, gt=0)
+    breaker_failure_rate: float = Field(default=0.2, gt=0, le=1)
+    breaker_min_calls: int = Field(default=10, ge=1)
+    breaker_half_open_fraction: float = Field(default=0.2, gt=0, le=1)
+    breaker_overrides: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+    # The turn's budget: the final frame within `turn_deadline_s`; a model whose first token takes
+    # longer than `ttft_target_s` counts as stalled. A retry is only started when
+    # `retry_min_budget_s` would remain for it.
+    turn_deadline_s: float = Field(default=3.0, gt=0)
+    ttft_target_s: float = Field(default=1.5, gt=0)
+    retry_min_budget_s: float = Field(default=0.5, ge=0)
+    # Kept back from the model tiers so the fallback responders still finish inside the deadline.
+    deadline_reserve_s: float = Field(default=0.25, ge=0)
+    # Per-tool call timeouts (seconds), by dependency; JSON to override one.
+    tool_timeouts_s: dict[str, float] = Field(
+        default_factory=lambda: {
+            "catalog": 0.8, "pricing": 0.5, "orders": 0.8, "recommendations": 0.8, "retrieval": 0.8,
+        }
+    )
+
+    # Intents answered from the response cache before any model; and intents sent straight to the
+    # secondary (cheaper) model instead of the primary.
+    cache_first_intents: list[str] = Field(default_factory=lambda: ["store_faq", "shipping_info"])
+    secondary_first_intents: list[str] = Field(default_factory=list)
+    # Cosine similarity (character n-grams) a question needs to be served a cached answer, per
+    # language: Japanese questions share fewer n-grams with their paraphrases.
+    cache_min_similarity: dict[str, float] = Field(default_factory=lambda: {"en": 0.55, "ja": 0.45})
+    # Semantic cache of model answers: entry lifetime and the early re-expiration factor (XFetch beta).
+    answer_cache_ttl_s: float = Field(default=600.0, gt=0)
+    answer_cache_beta: float = Field(default=1.0, ge=0)
+    answer_cache_min_similarity: float = Field(default=0.9, gt=0, le=1)
+    # After the model path has been unavailable this long, every answer carries the degraded banner.
+    degraded_banner_after_s: float = Field(default=900.0, gt=0)
 
     max_message_chars: int = Field(default=4000, gt=0)
     history_turns: int = Field(default=6, ge=1)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage, RemoveMessage
 from langgraph.runtime import Runtime
 
 import prompts
+from graph.breakers import get_breakers, unavailable_dependencies
+from graph.models import get_model_tiers
 from graph.state import Context, State, context_of
 from graph.timing import timed
 from mangaassist.contracts import TurnResult
 from graph.resources import services as load_services
+from tools.response_cache import strings as degraded_strings
 
 
 def _fold(summary: str, old: list[Any], language: str) -> str:
@@ -49,9 +53,13 @@ async def finalize(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         action = "blocked"
     intent = state.get("intent", "out_of_scope")
     timings = dict(state.get("timings_ms", {}))
+    breakers = get_breakers()
+    context = context_of(runtime)
+    # Tier 3: the model path has been down long enough that every answer says so.
+    banner_due = breakers.banner_due() and any(t.enabled for t in get_model_tiers().values())
     result = TurnResult(
         request_id=state["request_id"],
-        session_id=context_of(runtime).session_id,
+        session_id=context.session_id,
         intent=intent,  # type: ignore[arg-type]
         intent_confidence=state.get("intent_confidence", 0.0),
         language=language,  # type: ignore[arg-type]
@@ -68,6 +76,11 @@ async def finalize(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                 "doc_ids": state.get("retrieval", {}).get("doc_ids", []),
             },
             "timings_ms": timings,
+            "breakers": breakers.states(),
+            "deadline_ms": settings.turn_deadline_s * 1000,
+            "elapsed_ms": round((time.monotonic() - context.started) * 1000, 1),
+            "degraded": unavailable_dependencies(state.get("tool_results", {})) + sorted(state.get("tier_errors", {})),
+            "banner": degraded_strings(language)["banner"] if banner_due else None,
         },
     )
     update: dict[str, Any] = {"result": result.model_dump(mode="json")}

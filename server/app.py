@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from graph.breakers import get_breakers
 from graph.runner import InputRejected, SessionForbidden, TurnRunner
 from mangaassist.settings import Settings, get_settings
 from server.auth import bearer_user
@@ -87,6 +88,16 @@ async def _sse(runner: TurnRunner, message: str, kwargs: dict[str, Any]) -> Asyn
         yield {"event": "error", "data": json.dumps({"type": "error", "code": "session_not_found", "message": "unknown session"})}
 
 
+async def metrics(request: Request) -> Response:
+    """Breaker state and window counts per dependency, and how long the model path has been down."""
+    breakers = get_breakers()
+    return JSONResponse({
+        "breakers": breakers.snapshot(),
+        "models_down_s": round(breakers.models_down_for(), 1),
+        "degraded_banner": breakers.banner_due(),
+    })
+
+
 async def healthz(request: Request) -> Response:
     """Liveness."""
     return JSONResponse({"status": "ok"})
@@ -128,6 +139,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/v1/chat/message", chat_message, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             mcp.route,
         ],

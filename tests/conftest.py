@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from graph.breakers import get_breakers
 from graph.models import get_model_tiers
 from mangaassist.settings import get_settings
 from tools.registry import get_services
@@ -18,6 +19,7 @@ def _clear_caches() -> None:
     get_settings.cache_clear()
     get_services.cache_clear()
     get_model_tiers.cache_clear()
+    get_breakers.cache_clear()
 
 
 @pytest.fixture(scope="session", autouse=True)

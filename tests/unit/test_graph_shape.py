@@ -19,6 +19,9 @@ def test_graph_shape_matches_snapshot():
 def test_model_fallback_edges_are_graph_structure():
     edges = {(e.source, e.target) for e in graph.get_graph().edges}
     assert ("generate_primary", "generate_secondary") in edges
-    assert ("generate_primary", "respond_grounded") in edges
-    assert ("generate_secondary", "respond_grounded") in edges
+    # primary -> secondary -> response cache -> grounded responder (degradation tiers 1 and 2)
+    assert ("generate_primary", "respond_from_cache") in edges
+    assert ("generate_secondary", "respond_from_cache") in edges
+    assert ("respond_from_cache", "respond_grounded") in edges
+    assert ("assemble_prompt", "respond_from_cache") in edges
     assert ("validate_input", "classify_intent") in edges and ("validate_input", "speculative_retrieve") in edges
