@@ -342,6 +342,13 @@ class OrderStatusOutput(BaseModel):
     not_found: list[str]
 
 
+def _signed_in(ctx: ToolContext) -> str:
+    """The caller's customer id; order tools refuse guests."""
+    if not ctx.user_id:
+        raise SignInRequired()
+    return ctx.user_id
+
+
 async def get_order_status(args: OrderIdsInput, ctx: ToolContext) -> OrderStatusOutput:
     """Status, dates, tracking and items of the signed-in customer's orders.
 
@@ -353,9 +360,7 @@ async def get_order_status(args: OrderIdsInput, ctx: ToolContext) -> OrderStatus
         NotYourOrder: None of the named orders is the caller's.
     """
     services = ctx.services
-    if not ctx.user_id:
-        raise SignInRequired()
-    lookup = await services.orders.lookup(ctx.user_id, args.order_ids)
+    lookup = await services.orders.lookup(_signed_in(ctx), args.order_ids)
     if args.order_ids and not lookup.orders:
         raise NotYourOrder(lookup.not_found)
     orders = []
@@ -391,9 +396,7 @@ async def check_return_eligibility(args: OrderIdsInput, ctx: ToolContext) -> Ret
         NotYourOrder: None of the named orders is the caller's.
     """
     services = ctx.services
-    if not ctx.user_id:
-        raise SignInRequired()
-    _, results, not_found = await services.returns.check(ctx.user_id, args.order_ids, services.today())
+    _, results, not_found = await services.returns.check(_signed_in(ctx), args.order_ids, services.today())
     if args.order_ids and not results:
         raise NotYourOrder(not_found)
     return ReturnEligibilityOutput(orders=results, not_found=not_found)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import sys
 from typing import Any
 
-from mangaassist.commands import CliError
+from mangaassist.commands import CliError, answer_lines, json_line
 from mangaassist.contracts import TurnResult
 from mangaassist.settings import get_settings
 
@@ -37,10 +35,7 @@ def _print_human(result: TurnResult) -> None:
 def _jsonl_request(line: str, lineno: int) -> dict[str, Any]:
     stripped = line.strip()
     if stripped.startswith("{"):
-        try:
-            obj = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            raise CliError(f"line {lineno}: invalid JSON ({exc.msg})") from exc
+        obj = json_line(stripped, lineno)
         if not isinstance(obj.get("message"), str):
             raise CliError(f'line {lineno}: a JSON line needs a "message" string')
         for key in ("session_id", "user_id"):
@@ -68,20 +63,16 @@ async def _ask(args: argparse.Namespace) -> int:
             else:
                 _print_human(result)
             return 0
-        failures = 0
-        for lineno, line in enumerate(sys.stdin, 1):
-            if not line.strip():
-                continue
+
+        async def answer(line: str, lineno: int) -> str:
+            req = _jsonl_request(line, lineno)
             try:
-                req = _jsonl_request(line, lineno)
                 result = await runner.run(req["message"], session_id=req["session_id"], user_id=req["user_id"])
-                print(result.model_dump_json(), flush=True)
-            except (CliError, InputRejected, SessionForbidden) as exc:
-                failures += 1
-                code = exc.issue.code if isinstance(exc, InputRejected) else "bad_request"
-                message = str(exc) if not isinstance(exc, SessionForbidden) else f"session {exc} not found"
-                print(json.dumps({"error": {"code": code, "message": message, "line": lineno}}), flush=True)
-        return 1 if failures else 0
+            except SessionForbidden as exc:
+                raise CliError(f"session {exc} not found") from exc
+            return result.model_dump_json()
+
+        return await answer_lines(answer, (CliError, InputRejected))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,10 +11,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 from typing import Any
 
-from mangaassist.commands import CliError
+from mangaassist.commands import CliError, answer_lines, json_line
 from mangaassist.settings import get_settings
 
 _LANGUAGES = ("en", "ja", "zh", "ko")
@@ -33,11 +32,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _parse(line: str, lineno: int, output: bool) -> dict[str, Any]:
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise CliError(f"line {lineno}: invalid JSON ({exc.msg})") from exc
-    if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+    obj = json_line(line, lineno)
+    if not isinstance(obj.get("text"), str):
         raise CliError(f'line {lineno}: a line needs a "text" string')
     if obj.get("language") is not None and obj["language"] not in _LANGUAGES:
         raise CliError(f"line {lineno}: language must be one of {', '.join(_LANGUAGES)}")
@@ -100,16 +96,11 @@ async def _guard(args: argparse.Namespace) -> int:
         obj = {"text": args.text, "language": args.language, "products": []}
         print(json.dumps(await one(obj), ensure_ascii=False))
         return 0
-    failures = 0
-    for lineno, line in enumerate(sys.stdin, 1):
-        if not line.strip():
-            continue
-        try:
-            print(json.dumps(await one(_parse(line, lineno, args.output)), ensure_ascii=False), flush=True)
-        except CliError as exc:
-            failures += 1
-            print(json.dumps({"error": {"code": "bad_request", "message": str(exc), "line": lineno}}), flush=True)
-    return 1 if failures else 0
+
+    async def answer(line: str, lineno: int) -> str:
+        return json.dumps(await one(_parse(line, lineno, args.output)), ensure_ascii=False)
+
+    return await answer_lines(answer)
 
 
 def run(args: argparse.Namespace) -> int:
