@@ -9,7 +9,7 @@ INTENT_MODEL := data/build/intent_model.joblib
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test venv model data lint langgraph-dev clean
+.PHONY: run test eval venv model data system-deps langgraph-dev clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,24 @@ model: $(INTENT_MODEL)
 run: venv model
 	$(BIN)/mangaassist serve --host 127.0.0.1 --port 8000
 
-test: venv model
+test: venv model system-deps
 	$(BIN)/python -m pytest
+
+# The full evaluation (every suite, report under var/eval); fails when a gate threshold is missed.
+eval: venv model
+	$(BIN)/mangaassist eval --suite all --out var/eval
+
+# Servers and the browser the integration tests drive (PostgreSQL, Redis, Chromium), from Debian.
+# Tests start their own throwaway instances on free loopback ports; nothing is left running.
+SYSTEM_BINARIES := /usr/bin/chromium /usr/bin/chromedriver /usr/bin/redis-server /usr/lib/postgresql/15/bin/initdb
+system-deps:
+	@missing=""; for f in $(SYSTEM_BINARIES); do [ -x $$f ] || missing="$$missing $$f"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing system packages (missing:$$missing)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver postgresql redis-server >/dev/null; \
+	fi
 
 # Regenerate derived store data (products.jsonl, orders.sqlite) after editing series files.
 data: venv
