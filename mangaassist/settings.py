@@ -154,6 +154,63 @@ class Settings(BaseSettings):
     # Full assistant turns (`ask_assistant`) one MCP caller may start per minute.
     mcp_turns_per_minute: int = Field(default=30, ge=1)
 
+    # replicas: with a PostgreSQL DSN, conversations (LangGraph checkpoints), sessions, feedback and
+    # tickets live there instead of SQLite files under `data_dir`, so several server processes share
+    # them; with a Redis URL, rate limits are shared too. Replicas also need one `auth_secret`.
+    database_url: SecretStr | None = None
+    redis_url: str | None = None
+
+    # Store services over HTTP: the store's pricing and orders services (contract in the README).
+    # Unset means the shipped price book and orders database, in-process.
+    pricing_url: str | None = None
+    orders_url: str | None = None
+    # Bearer key sent to those services, when they require one.
+    store_api_key: SecretStr | None = None
+
+    # HTTP API: largest request body accepted (413 above it), and where analytics events go
+    # ("jsonl" writes `<data_dir>/analytics.jsonl`; "none" drops them).
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    analytics_sink: Literal["jsonl", "none"] = "jsonl"
+
+    # OpenSearch backend, simulated latencies, speculative retrieval.
+    # The cluster; `opensearch_index` is the alias searches go to, each build is `<alias>-<version>`.
+    opensearch_url: str = "https://localhost:9200"
+    opensearch_user: str | None = None
+    opensearch_password: SecretStr | None = None
+    opensearch_index: str = Field(default="mangaassist", pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    opensearch_verify_certs: bool = True
+    # Per-request timeout of searches and admin calls; bulk requests get their own.
+    opensearch_timeout_s: float = Field(default=2.0, gt=0)
+    opensearch_bulk_timeout_s: float = Field(default=60.0, gt=0)
+    # Transport retries on 502/503/504 and timeouts; bulk retries of documents rejected with 429.
+    opensearch_max_retries: int = Field(default=2, ge=0, le=10)
+    opensearch_bulk_retries: int = Field(default=3, ge=0, le=10)
+    opensearch_bulk_backoff_s: float = Field(default=1.0, ge=0)
+    opensearch_bulk_chunk: int = Field(default=500, ge=1, le=10_000)
+    opensearch_shards: int = Field(default=1, ge=1)
+    opensearch_replicas: int = Field(default=1, ge=0)
+    # HNSW engine; faiss with cosine needs OpenSearch 2.19+, lucene works from 2.9.
+    opensearch_knn_engine: Literal["lucene", "faiss"] = "lucene"
+    # Built-in `cjk` (character bigrams) needs no plugin; `kuromoji` / `icu_analyzer` need theirs.
+    opensearch_ja_analyzer: str = "cjk"
+    opensearch_en_analyzer: str = "english"
+    # Simulated downstream latencies (ms) by step, e.g. '{"intent": 15, "knn": 40}' (JSON); empty:
+    # none. For benchmarks and load tests: every step named here sleeps that long when it runs.
+    simulated_latency_ms: dict[str, float] = Field(default_factory=dict)
+    # Retrieval starts beside intent routing; off, it runs after routing and only for intents
+    # that use it (the sequential baseline `bench/speculative.py` compares against).
+    speculative_retrieval: bool = True
+
+    # streaming: chat messages per minute (token bucket: the whole minute may come as one burst)
+    # per signed-in customer and per guest session, shared through Redis when `redis_url` is set;
+    # model calls per second per process (a capped tier is skipped like an unavailable one);
+    # WebSocket frames: the largest accepted, and how many a second close a socket (1008).
+    rate_customer_per_min: int = Field(default=30, ge=1)
+    rate_guest_per_min: int = Field(default=10, ge=1)
+    model_calls_per_s: float = Field(default=50.0, gt=0)
+    ws_max_frame_bytes: int = Field(default=16 * 1024, ge=1024)
+    ws_max_frames_per_s: int = Field(default=20, ge=1)
+
     log_level: str = "INFO"
     # Pin "today" (ISO date) for reproducible return-window answers; unset means the real date.
     today: date | None = None

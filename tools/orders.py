@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from datetime import date
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 import aiosqlite
+import httpx
 from pydantic import BaseModel
 
 
@@ -44,8 +47,36 @@ class OrderLookup(BaseModel):
     not_found: list[str] = []
 
 
-class OrdersTool:
-    """Reads the customers/orders database (read-only)."""
+class OrdersTool(ABC):
+    """The customers/orders system, read-only; `lookup` answers only for the order's owner."""
+
+    @abstractmethod
+    async def customer_orders(self, user_id: str, order_ids: list[str]) -> list[Order]:
+        """The customer's orders among `order_ids` (all of them when empty), newest first."""
+
+    @abstractmethod
+    async def purchased_asins(self, user_id: str) -> list[str]:
+        """Everything the customer bought (not cancelled), newest first."""
+
+    @abstractmethod
+    async def customer_exists(self, user_id: str) -> bool:
+        """Whether the id names a customer of the store."""
+
+    async def lookup(self, user_id: str | None, order_ids: list[str], *, limit: int = 5) -> OrderLookup:
+        """The caller's named orders, or their most recent ones when none is named."""
+        if not user_id:
+            return OrderLookup(signed_in=False, not_found=list(order_ids))
+        found = await self.customer_orders(user_id, order_ids)
+        if order_ids:
+            # Filtered again here: a remote service that ignored the filter must not widen the answer.
+            found = [o for o in found if o.order_id in order_ids]
+            missing = [o for o in order_ids if o not in {f.order_id for f in found}]
+            return OrderLookup(signed_in=True, orders=found, not_found=missing)
+        return OrderLookup(signed_in=True, orders=found[:limit])
+
+
+class SqliteOrdersTool(OrdersTool):
+    """Reads the store's orders database file (the shipped fixture by default)."""
 
     def __init__(self, db_path: Path) -> None:
         self._uri = f"file:{db_path}?mode=ro"
@@ -56,7 +87,12 @@ class OrdersTool:
             async with db.execute(sql, params) as cur:
                 return list(await cur.fetchall())
 
-    async def _orders(self, where: str, params: tuple[object, ...]) -> list[Order]:
+    async def customer_orders(self, user_id: str, order_ids: list[str]) -> list[Order]:
+        """The customer's orders among `order_ids` (all of them when empty), newest first."""
+        where, params = "customer_id = ?", (user_id,)
+        if order_ids:
+            where += f" AND order_id IN ({','.join('?' for _ in order_ids)})"
+            params = (user_id, *order_ids)
         rows = await self._fetch(f"SELECT * FROM orders WHERE {where} ORDER BY placed_on DESC, order_id DESC", params)
         orders = []
         for row in rows:
@@ -65,18 +101,6 @@ class OrdersTool:
             )
             orders.append(Order(**dict(row), items=[OrderItem(**dict(i)) for i in items]))
         return orders
-
-    async def lookup(self, user_id: str | None, order_ids: list[str], *, limit: int = 5) -> OrderLookup:
-        """The caller's named orders, or their most recent ones when none is named."""
-        if not user_id:
-            return OrderLookup(signed_in=False, not_found=list(order_ids))
-        if order_ids:
-            marks = ",".join("?" for _ in order_ids)
-            found = await self._orders(f"customer_id = ? AND order_id IN ({marks})", (user_id, *order_ids))
-            missing = [o for o in order_ids if o not in {f.order_id for f in found}]
-            return OrderLookup(signed_in=True, orders=found, not_found=missing)
-        recent = await self._orders("customer_id = ?", (user_id,))
-        return OrderLookup(signed_in=True, orders=recent[:limit])
 
     async def purchased_asins(self, user_id: str) -> list[str]:
         """Everything the customer bought (not cancelled), newest first."""
@@ -90,3 +114,51 @@ class OrdersTool:
     async def customer_exists(self, user_id: str) -> bool:
         """Whether the id names a customer of the store."""
         return bool(await self._fetch("SELECT 1 FROM customers WHERE customer_id = ?", (user_id,)))
+
+
+class CustomerOrders(BaseModel):
+    """The orders service's answer for one customer."""
+
+    orders: list[Order] = []
+
+
+class PurchasedAsins(BaseModel):
+    """The orders service's answer: store ids a customer bought."""
+
+    asins: list[str] = []
+
+
+class HttpOrdersTool(OrdersTool):
+    """The store's orders service over HTTP (`MANGAASSIST_ORDERS_URL`); contract in the README.
+
+    Errors surface as `httpx.HTTPError`, which the graph's breaker counts as the dependency failing.
+    """
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def customer_orders(self, user_id: str, order_ids: list[str]) -> list[Order]:
+        """The customer's orders among `order_ids` (all of them when empty), newest first."""
+        response = await self._client.get(
+            f"customers/{quote(user_id, safe='')}/orders", params=[("order_id", o) for o in order_ids]
+        )
+        if response.status_code == 404:
+            return []
+        response.raise_for_status()
+        return CustomerOrders.model_validate_json(response.content).orders
+
+    async def purchased_asins(self, user_id: str) -> list[str]:
+        """Everything the customer bought (not cancelled), newest first."""
+        response = await self._client.get(f"customers/{quote(user_id, safe='')}/purchased")
+        if response.status_code == 404:
+            return []
+        response.raise_for_status()
+        return PurchasedAsins.model_validate_json(response.content).asins
+
+    async def customer_exists(self, user_id: str) -> bool:
+        """Whether the id names a customer of the store."""
+        response = await self._client.get(f"customers/{quote(user_id, safe='')}")
+        if response.status_code == 404:
+            return False
+        response.raise_for_status()
+        return True

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
+import httpx
 from pydantic import BaseModel
 
 from tools.catalog import Catalog
@@ -21,7 +24,15 @@ class PriceQuote(BaseModel):
     stock: int | None = None
 
 
-class PricingTool:
+class PricingTool(ABC):
+    """Quotes current prices for store ids."""
+
+    @abstractmethod
+    async def quote(self, asins: list[str]) -> dict[str, PriceQuote]:
+        """Quote every known store id; unknown ids are left out of the answer."""
+
+
+class CatalogPricingTool(PricingTool):
     """Quotes prices for store ids from the catalog's price book."""
 
     def __init__(self, catalog: Catalog) -> None:
@@ -47,6 +58,39 @@ class PricingTool:
                 stock=product.stock,
             )
         return quotes
+
+
+class QuoteRequest(BaseModel):
+    """Body of the pricing service's `POST quotes`."""
+
+    asins: list[str]
+
+
+class QuoteResponse(BaseModel):
+    """The pricing service's answer: one quote per known store id."""
+
+    quotes: list[PriceQuote]
+
+
+class HttpPricingTool(PricingTool):
+    """The store's pricing service over HTTP (`MANGAASSIST_PRICING_URL`); contract in the README.
+
+    Errors surface as `httpx.HTTPError`, which the graph's breaker counts as the dependency failing,
+    and a slow answer is cut by the caller's timeout (the price guard then removes every price).
+    """
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def quote(self, asins: list[str]) -> dict[str, PriceQuote]:
+        """Quote every known store id in one call; unknown ids are left out of the answer."""
+        wanted = list(dict.fromkeys(asins))
+        if not wanted:
+            return {}
+        response = await self._client.post("quotes", json=QuoteRequest(asins=wanted).model_dump())
+        response.raise_for_status()
+        quotes = QuoteResponse.model_validate_json(response.content).quotes
+        return {q.asin: q for q in quotes if q.asin in wanted}
 
 
 def format_price(amount: float, currency: str) -> str:

@@ -10,7 +10,7 @@ from guardrails.injection import detect_injection
 from guardrails.output import STAGES, GuardContext, run_chain
 from guardrails.pii import redact_pii
 from tools.cards import product_cards
-from tools.pricing import PricingTool, format_price
+from tools.pricing import CatalogPricingTool, format_price
 
 
 @pytest.mark.parametrize(
@@ -114,7 +114,7 @@ async def test_competitor_and_toxicity_and_scope(services):
     assert "bitcoin" not in scope.text and "scope" in scope.fired
 
 
-class _SlowPricing(PricingTool):
+class _SlowPricing(CatalogPricingTool):
     """A pricing service that answers too late (the guard must not wait for it)."""
 
     async def quote(self, asins):

@@ -9,7 +9,7 @@ import pytest
 
 from guardrails.output import PRICE_NOTE, GuardContext, stage_price_accuracy
 from tools.cards import product_cards
-from tools.pricing import PricingTool
+from tools.pricing import CatalogPricingTool
 
 # Fixed catalog facts (data/catalog/products.jsonl is deterministic and checked in sync).
 BERSERK1_EN = "B05S3O3TC9"  # print EN $12.99
@@ -28,7 +28,7 @@ def _facts(services):
     assert c.product(SIGN1_EN).list_price == 10.99 and c.product(SIGN1_EN).promotion.percent_off == 30
 
 
-class _Slow(PricingTool):
+class _Slow(CatalogPricingTool):
     def __init__(self, catalog, delay):
         super().__init__(catalog)
         self.delay = delay
