@@ -395,6 +395,68 @@ _DIRECTIVES = (
 )
 
 
+# The shape of a role-play jailbreak, whatever its wording: it sets up a role for the assistant,
+# talks about AI systems, defines an invented character by what it "will/always/never" do, dictates
+# the output format, and runs long. Each alone is common in honest messages; together they are not.
+_ROLE_SETUP = re.compile(
+    r"\b(?:act|acting|behave|respond|reply|answer|talk|speak|write|function)(?: only)? (?:as|like|in the (?:voice|style|capacity) of)\b"
+    r"|\brole-?play|\bpersonify\b|\bpretend\b|\bimpersonate\b|\bemulate\b|\bsimulate\b"
+    r"|\bplay (?:the role|the part|(?:2|two|three) characters|a character|a game)\b|\bimagine (?:that )?you\b"
+    r"|\byou are (?:to|now|going to)\b|\bfrom now on\b|\byour (?:task|job|role|purpose|goal|mission) (?:is|will be)\b"
+    r"|\bi want you to\b|\balter ego\b|\bin character\b|\byou are [a-z]*(?:bot|gpt|ai)\b"
+    r"|\bforget (?:everything|all)\b[^.?!]{0,40}\b(?:learn(?:ed|t)|told|know|before)\b"
+)
+_AI_VOCAB = re.compile(
+    r"\b(?:chat ?gpt|gpt(?:-?\d+)?|openai|bard|claude|llm|language model|ai|artificial intelligence|chatbot|prompts?)\b"
+    r"|(?:ちゃっとgpt|人工知能|言語もでる|ぷろんぷと|人工智能|语言模型|語言模型|提示词|인공지능|언어\s?모델|챗봇|프롬프트)"
+)
+_OUTPUT_RULES = re.compile(
+    # "answer only in Japanese" is a shopper's language choice, not a rule for a persona.
+    r"\b(?:reply|respond|answer|output|write|talk|speak)s? (?:only|exclusively|always|never)\b(?! in (?:japanese|english))"
+    r"|\b(?:only|always|never) (?:reply|respond|answer|output|talk|speak)\b(?! in (?:japanese|english))"
+    r"|\bdo(?:n'?t| not) (?:add|include|write|give|use) (?:any )?(?:commentary|explanations?|warnings?|disclaimers?|notes?)\b"
+    r"|\bmy first (?:command|request|sentence|question|prompt|input) is\b|\bstay in character\b|\bbreak(?:ing)? character\b"
+    r"|\b(?:every|each) (?:response|reply|answer|output)\b|\bformat (?:your|the) (?:response|reply|answer|output)\b"
+    r"|\b(?:keep|end|start|begin) (?:your|each|every) (?:reply|replies|response|responses|answers?|messages?)\b"
+    r"|\b(?:everything|anything) you (?:say|write|reply|output)\b|\byou (?:cannot|can'?t|must not|may not) (?:say|write|reply|answer) anything\b"
+)
+_CHARACTER_SUBJECT = re.compile(
+    r"\b([A-Z][\w\-]{1,24})(?:'s)? (?:will|is|can|always|never|only|says|does|has|must|doesn't|won't|cannot|answers|responds|replies|loves|hates|believes|knows)\b"
+)
+_COMMON_SUBJECTS = frozenset({
+    "It", "This", "That", "The", "He", "She", "I", "You", "They", "We", "There", "What", "Which", "Who",
+    "If", "When", "Everyone", "Nobody", "Someone", "Each", "Every", "And", "But", "So", "Then", "Now",
+})
+
+
+def _jailbreak_shape(text: str, canon: str, prior: float) -> tuple[float, list[str]]:
+    """Score the structural marks of a role-play jailbreak (see `_ROLE_SETUP` and friends);
+    `prior` is what the injection signals already scored."""
+    score, reasons = 0.0, []
+    if _ROLE_SETUP.search(canon):
+        score, reasons = score + 0.35, [*reasons, "shape:role_setup"]
+    if _OUTPUT_RULES.search(canon):
+        score, reasons = score + 0.4, [*reasons, "shape:output_rules"]
+    subjects: dict[str, int] = {}
+    for name in _CHARACTER_SUBJECT.findall(text):
+        if name not in _COMMON_SUBJECTS:
+            subjects[name] = subjects.get(name, 0) + 1
+    if max(subjects.values(), default=0) >= 3:
+        score, reasons = score + 0.5, [*reasons, "shape:defined_character"]
+    # Talk of AI systems and sheer length only count once the message is instructing the assistant
+    # (a role set up, or another signal in a message longer than a question): "which manga has a
+    # rogue AI villain?" is a shopping question.
+    if not (score or (prior and len(canon) > 200)):
+        return 0.0, []
+    if _AI_VOCAB.search(canon):
+        score, reasons = score + 0.3, [*reasons, "shape:ai_vocabulary"]
+    if len(canon) > 350:
+        score, reasons = score + 0.2, [*reasons, "shape:long"]
+    if len(canon) > 900:
+        score, reasons = score + 0.45, [*reasons, "shape:very_long"]
+    return score, reasons
+
+
 _CAPS_MODE = re.compile(r"\b(?:[A-Z][A-Z0-9]{2,}|[A-Z][a-z]+[A-Z]\w*) (?:[Mm]ode|MODE)\b")
 
 
@@ -420,6 +482,9 @@ def detect_injection(text: str) -> InjectionVerdict:
         if len(pattern.findall(canon)) >= needed:
             score += weight
             reasons.append(f"{language}:directive_density_{needed}")
+    shape, shape_reasons = _jailbreak_shape(text, canon, score)
+    score += shape
+    reasons += shape_reasons
     score = round(score, 2)
     return InjectionVerdict(
         injection=score >= THRESHOLD, score=score, reasons=reasons, language=script_language(text)
