@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 INTENT_MODEL := data/build/intent_model.joblib
+SEARCH_INDEX := data/build/index/LIVE
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -22,7 +23,14 @@ venv: $(STAMP)
 $(INTENT_MODEL): $(STAMP) tools/intent.py $(wildcard data/intents/train*.jsonl) $(wildcard data/catalog/series_*.jsonl)
 	$(BIN)/mangaassist train-intent
 
-model: $(INTENT_MODEL)
+# The embedded search index; `mangaassist index` re-embeds only what changed and swaps it in.
+$(SEARCH_INDEX): $(STAMP) tools/indexing.py tools/rerank.py tools/embeddings.py tools/embedded_backend.py \
+		$(wildcard data/catalog/*.jsonl) $(wildcard data/policies/*.md) \
+		$(wildcard data/reviews/*.jsonl) $(wildcard data/embeddings/*.npz)
+	$(BIN)/mangaassist index
+	touch $(SEARCH_INDEX)
+
+model: $(INTENT_MODEL) $(SEARCH_INDEX)
 
 run: venv model
 	$(BIN)/mangaassist serve --host 127.0.0.1 --port 8000

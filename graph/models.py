@@ -29,6 +29,8 @@ from tenacity import (  # noqa: E402
 
 from graph.breakers import DependencyBreaker, get_breakers  # noqa: E402
 from mangaassist.settings import Settings, get_settings  # noqa: E402
+from server.ratelimit import TokenBucket  # noqa: E402
+from server.telemetry import count_rate_limited  # noqa: E402
 
 litellm.suppress_debug_info = True
 litellm.telemetry = False
@@ -97,6 +99,8 @@ class ModelTier:
     enabled: bool
     breaker: DependencyBreaker
     settings: Settings
+    # Shared by every tier of the process: `model_calls_per_s`.
+    call_cap: TokenBucket
 
     def chat_model(self, timeout_s: float) -> ChatLiteLLM:
         """A LangChain chat model; LangGraph's `messages` stream mode sees its tokens."""
@@ -139,6 +143,11 @@ class ModelTier:
         budget = deadline - time.monotonic()
         if budget <= 0:
             raise TierUnavailable(f"{self.name}: no time left in the turn")
+        if not self.call_cap.take().allowed:
+            # Over the cap the tier counts as unavailable: the fallback edge answers instead,
+            # and the turn's `metadata.degraded` names the skipped tier.
+            count_rate_limited("model")
+            raise TierUnavailable(f"{self.name}: model call cap reached")
         model = self.chat_model(min(settings.llm_timeout_s, budget))
         emitted = False
         backoff = wait_exponential_jitter(multiplier=0.1, max=1.0, jitter=0.1)
@@ -204,7 +213,7 @@ class ModelTier:
         raise TierUnavailable(f"{self.name}: no attempt made")
 
 
-def _tier(settings: Settings, name: TierName) -> ModelTier:
+def _tier(settings: Settings, name: TierName, call_cap: TokenBucket) -> ModelTier:
     model = getattr(settings, f"llm_{name}")
     api_base = getattr(settings, f"llm_{name}_api_base")
     secret = getattr(settings, f"llm_{name}_api_key")
@@ -215,11 +224,12 @@ def _tier(settings: Settings, name: TierName) -> ModelTier:
         enabled = bool(model)
     else:
         enabled = credentials_present(model, api_base, api_key)
-    return ModelTier(name, model, api_base, api_key, enabled, get_breakers()[name], settings)
+    return ModelTier(name, model, api_base, api_key, enabled, get_breakers()[name], settings, call_cap)
 
 
 @lru_cache(maxsize=1)
 def get_model_tiers() -> dict[TierName, ModelTier]:
     """The process's model tiers, built once; their breakers live in `get_breakers()`."""
     settings = get_settings()
-    return {"primary": _tier(settings, "primary"), "secondary": _tier(settings, "secondary")}
+    cap = TokenBucket(max(1.0, settings.model_calls_per_s), settings.model_calls_per_s)
+    return {"primary": _tier(settings, "primary", cap), "secondary": _tier(settings, "secondary", cap)}

@@ -12,29 +12,33 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Any, Literal
 
-import aiosqlite
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
+from pydantic import BaseModel, Field
 
 from graph.builder import builder
+from graph.resources import load_all
 from graph.state import Context
 from guardrails.input import InputIssue, size_issue
 from guardrails.pii import redact_pii
-from mangaassist.contracts import TurnResult
-from mangaassist.settings import Settings
-from graph.resources import load_all
-
-_SESSIONS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
-    session_id TEXT PRIMARY KEY,
-    user_id TEXT,
-    created_at REAL NOT NULL,
-    last_active REAL NOT NULL
+from graph.store import (
+    EscalationSummary,
+    FeedbackRecord,
+    ProductRef,
+    Rating,
+    SessionRecord,
+    SessionStore,
+    TicketRecord,
+    TranscriptLine,
+    new_ticket_id,
+    open_store,
 )
-"""
+from graph.store_postgres import AdvisorySessionLocks, database_dsn, postgres_checkpointer
+from mangaassist.contracts import Intent, Language, ProductCard, TurnResult
+from mangaassist.settings import Settings
 
 
 class InputRejected(ValueError):
@@ -49,6 +53,25 @@ class SessionForbidden(PermissionError):
     """The session belongs to another caller; it is reported as not found."""
 
 
+class SessionNotFound(LookupError):
+    """No live session of this caller has that id (unknown, expired, or someone else's)."""
+
+
+class MessageNotFound(LookupError):
+    """The session has no answer with that request id."""
+
+
+class ConversationTurn(BaseModel):
+    """One line of a conversation; a shopper's message and its answer share the request id."""
+
+    role: Literal["user", "assistant"]
+    text: str
+    intent: Intent
+    language: Language
+    request_id: str
+    products: list[ProductCard] = Field(default_factory=list)
+
+
 class TurnRunner:
     """Owns the checkpointer, the compiled graph and the sessions table for one process."""
 
@@ -56,21 +79,26 @@ class TurnRunner:
         self.settings = settings
         self._checkpointer = checkpointer
         self._stack = AsyncExitStack()
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._locks: defaultdict[str, asyncio.Lock] | AdvisorySessionLocks = defaultdict(asyncio.Lock)
         self.graph: CompiledStateGraph[Any, Any, Any, Any]
-        self._db: aiosqlite.Connection
+        self.store: SessionStore
 
     async def __aenter__(self) -> TurnRunner:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        load_all()  # data, intent model, templates: now, not on the first shopper's turn
-        if self._checkpointer is None:
+        # Data, index, intent model, templates: now, not on the first shopper's turn, and in a
+        # worker thread so a server's loop keeps answering health checks meanwhile.
+        await asyncio.to_thread(load_all)
+        if self._checkpointer is None and self.settings.database_url is not None:
+            dsn = database_dsn(self.settings)
+            self._checkpointer = await self._stack.enter_async_context(postgres_checkpointer(dsn))
+            # Replicas share threads: a turn must also exclude the same session's turns elsewhere.
+            self._locks = await self._stack.enter_async_context(AdvisorySessionLocks(dsn))
+        elif self._checkpointer is None:
             self._checkpointer = await self._stack.enter_async_context(
                 AsyncSqliteSaver.from_conn_string(str(self.settings.checkpoint_path))
             )
         self.graph = builder.compile(checkpointer=self._checkpointer)
-        self._db = await self._stack.enter_async_context(aiosqlite.connect(self.settings.sessions_path))
-        await self._db.execute(_SESSIONS_SCHEMA)
-        await self._db.commit()
+        self.store = await self._stack.enter_async_context(open_store(self.settings))
         await self.purge_expired()
         return self
 
@@ -85,38 +113,106 @@ class TurnRunner:
 
     async def purge_expired(self) -> int:
         """Delete sessions idle longer than the configured time, with their checkpoints."""
-        cutoff = time.time() - self.settings.session_ttl_hours * 3600
-        async with self._db.execute("SELECT session_id FROM sessions WHERE last_active < ?", (cutoff,)) as cur:
-            expired = [row[0] for row in await cur.fetchall()]
+        expired = await self.store.expired_sessions(time.time() - self.settings.session_ttl_hours * 3600)
         for session_id in expired:
-            await self.checkpointer.adelete_thread(session_id)
-            await self._db.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
-        await self._db.commit()
+            await self._erase(session_id)
         return len(expired)
+
+    async def _erase(self, session_id: str) -> None:
+        await self.checkpointer.adelete_thread(session_id)
+        await self.store.delete_session(session_id)
+
+    def _expired(self, record: SessionRecord, now: float) -> bool:
+        return record.last_active < now - self.settings.session_ttl_hours * 3600
 
     async def _claim(self, session_id: str, user_id: str | None) -> None:
         """Bind a new session to its caller; refuse another caller's; restart an expired one."""
         now = time.time()
-        async with self._db.execute(
-            "SELECT user_id, last_active FROM sessions WHERE session_id = ?", (session_id,)
-        ) as cur:
-            row = await cur.fetchone()
-        if row is not None:
-            owner, last_active = row
-            if owner != user_id:
-                raise SessionForbidden(session_id)
-            if last_active < now - self.settings.session_ttl_hours * 3600:
-                await self.checkpointer.adelete_thread(session_id)
-                await self._db.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
-                row = None
-        if row is None:
-            await self._db.execute(
-                "INSERT INTO sessions (session_id, user_id, created_at, last_active) VALUES (?,?,?,?)",
-                (session_id, user_id, now, now),
-            )
-        else:
-            await self._db.execute("UPDATE sessions SET last_active = ? WHERE session_id = ?", (now, session_id))
-        await self._db.commit()
+        record = await self.store.get_session(session_id)
+        if record is not None and record.user_id == user_id and self._expired(record, now):
+            await self._erase(session_id)
+            record = None
+        if record is None and await self.store.create_session(session_id, user_id, now):
+            return
+        # Either it existed, or another process created it between our read and our insert.
+        record = record or await self.store.get_session(session_id)
+        if record is None or record.user_id != user_id:
+            raise SessionForbidden(session_id)
+        await self.store.touch_session(session_id, now)
+
+    async def start_session(self, user_id: str | None) -> str:
+        """A new session owned by the caller (a guest when `user_id` is None); returns its id."""
+        session_id = uuid.uuid4().hex
+        await self.store.create_session(session_id, user_id, time.time())
+        return session_id
+
+    async def _owned(self, session_id: str, user_id: str | None) -> SessionRecord:
+        """The caller's live session; anyone else's, an expired or an unknown one is not found."""
+        record = await self.store.get_session(session_id)
+        if record is None or record.user_id != user_id or self._expired(record, time.time()):
+            raise SessionNotFound(session_id)
+        return record
+
+    async def conversation(self, session_id: str, user_id: str | None) -> list[ConversationTurn]:
+        """The caller's conversation, oldest first, read from the checkpointed turns.
+
+        The checkpoint history is read rather than the message list, because the message list
+        forgets turns once they are folded into the running summary.
+        """
+        await self._owned(session_id, user_id)
+        config: Any = {"configurable": {"thread_id": session_id}}
+        turns: list[ConversationTurn] = []
+        async for snapshot in self.graph.aget_state_history(config):
+            result = snapshot.values.get("result")
+            if snapshot.next or not result:
+                continue
+            shown = [ProductCard.model_validate(p) for p in result.get("products", [])]
+            common = {"intent": result["intent"], "language": result["language"], "request_id": result["request_id"]}
+            turns.append(ConversationTurn(role="assistant", text=result["text"], products=shown, **common))
+            turns.append(ConversationTurn(role="user", text=snapshot.values.get("user_text", ""), **common))
+        turns.reverse()
+        return turns
+
+    async def delete_session(self, session_id: str, user_id: str | None) -> None:
+        """Erase the caller's session: checkpoints, session row, feedback and tickets."""
+        async with self._locks[session_id]:
+            await self._owned(session_id, user_id)
+            await self._erase(session_id)
+
+    async def add_feedback(
+        self, session_id: str, user_id: str | None, message_id: str, rating: Rating, comment: str | None
+    ) -> ConversationTurn:
+        """Rate one answer of the caller's session (`message_id` is its request_id); returns that answer."""
+        turns = await self.conversation(session_id, user_id)
+        rated = next((t for t in turns if t.request_id == message_id and t.role == "assistant"), None)
+        if rated is None:
+            raise MessageNotFound(message_id)
+        feedback = FeedbackRecord(
+            session_id=session_id, message_id=message_id, rating=rating,
+            comment=redact_pii(comment)[0] if comment else comment, created_at=time.time(),
+        )
+        await self.store.add_feedback(feedback)
+        return rated
+
+    async def escalate(self, session_id: str, user_id: str | None, reason: str | None) -> tuple[TicketRecord, int]:
+        """Open a handoff ticket carrying the redacted conversation; returns it and its queue position."""
+        turns = await self.conversation(session_id, user_id)
+        products: dict[str, ProductRef] = {}
+        for turn in turns:
+            for card in turn.products:
+                products.setdefault(card.asin, ProductRef(asin=card.asin, title=card.title))
+        # Redacted again: the transcript leaves the assistant for people, whatever the guard policy was.
+        summary = EscalationSummary(
+            language=turns[-1].language if turns else None,
+            intents=list(dict.fromkeys(t.intent for t in turns if t.role == "user")),
+            products=list(products.values()),
+            transcript=[TranscriptLine(role=t.role, text=redact_pii(t.text)[0]) for t in turns],
+        )
+        ticket = TicketRecord(
+            ticket_id=new_ticket_id(), session_id=session_id, user_id=user_id,
+            reason=redact_pii(reason)[0] if reason else reason, summary=summary, created_at=time.time(),
+        )
+        return ticket, await self.store.add_ticket(ticket)
 
     def check_message(self, message: str) -> str:
         """Reject empty or oversized messages; return the PII-redacted text the graph gets."""
@@ -149,6 +245,9 @@ class TurnRunner:
                 config,  # type: ignore[arg-type]
                 context=context,
                 stream_mode=["custom", "updates"],
+                # Memory only has to survive between turns: one checkpoint at the end of the turn
+                # instead of one per step (a step's writes cost a SQLite commit each).
+                durability="exit",
             ):
                 if mode == "custom":
                     yield chunk

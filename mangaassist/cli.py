@@ -22,12 +22,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `mangaassist` console script."""
+    from graph.store_postgres import DatabaseUnavailable
     from tools.intent import IntentModelMissing
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))
-    except (CliError, IntentModelMissing) as exc:
+    except (CliError, IntentModelMissing, DatabaseUnavailable) as exc:
         print(f"mangaassist: {exc}", file=sys.stderr)
         return 2
     except ValidationError as exc:

@@ -211,6 +211,18 @@ class Settings(BaseSettings):
     ws_max_frame_bytes: int = Field(default=16 * 1024, ge=1024)
     ws_max_frames_per_s: int = Field(default=20, ge=1)
 
+    # retrieval: which backend serves searches; the embedding model an index is built with (its id
+    # and version are part of the index identity); where the embedded index lives (unset:
+    # `<store_data_dir>/build/index`, built by `mangaassist index`); Titan V2 settings, used only
+    # with `embedding_model=titan` and AWS credentials; whether the fused top-10 is reranked.
+    search_backend: Literal["embedded", "opensearch"] = "embedded"
+    embedding_model: Literal["e5", "minilm", "titan"] = "e5"
+    index_dir: Path | None = None
+    titan_model_id: str = "amazon.titan-embed-text-v2:0"
+    titan_region: str | None = None
+    titan_dimensions: Literal[256, 512, 1024] = 1024
+    rerank: bool = True
+
     log_level: str = "INFO"
     # Pin "today" (ISO date) for reproducible return-window answers; unset means the real date.
     today: date | None = None
@@ -236,6 +248,11 @@ class Settings(BaseSettings):
     def intent_model_path(self) -> Path:
         """Trained intent classifier, produced by `mangaassist train-intent`."""
         return self.store_data_dir / "build" / "intent_model.joblib"
+
+    @property
+    def index_path(self) -> Path:
+        """Root of the embedded search index (versions, live pointer, reranker)."""
+        return self.index_dir or self.store_data_dir / "build" / "index"
 
 
 @lru_cache(maxsize=8)

@@ -1,36 +1,67 @@
-"""The Starlette application: chat endpoints over the shared turn runner."""
+"""The Starlette application: API v1 over the shared turn runner, plus health, metrics and the widget."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any, TypedDict
+from contextlib import aclosing, asynccontextmanager
+from pathlib import Path
+from typing import Any, TypedDict, TypeVar
 
-from pydantic import ValidationError
+from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import BaseModel, ValidationError
 from sse_starlette.sse import EventSourceResponse
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+import prompts
 from graph.breakers import get_breakers
-from graph.runner import InputRejected, SessionForbidden, TurnRunner
+from graph.runner import InputRejected, MessageNotFound, SessionForbidden, SessionNotFound, TurnRunner
+from guardrails.stream import StreamGuard
+from mangaassist.contracts import Language
 from mangaassist.settings import Settings, get_settings
+from server import telemetry
 from server.auth import bearer_user
 from server.mcp import McpEndpoint
-from server.schemas import ChatMessageRequest
+from server.openapi import openapi_document
+from server.schemas import (
+    PROTOCOL_VERSIONS,
+    SESSION_ID_PATTERN,
+    ChatInitRequest,
+    ChatInitResponse,
+    ChatMessageRequest,
+    EscalateRequest,
+    EscalateResponse,
+    FeedbackRequest,
+    FeedbackResponse,
+    SessionResponse,
+)
+from server.frames import ServerFrame, TurnFramer, error_text, framed_turn
+from server.ratelimit import RateLimiter, message_rule, open_rate_limiter
+from server.telemetry import Telemetry
+from server.ws import chat_ws
+from tools.response_cache import strings as degraded_strings
 
 log = logging.getLogger("mangaassist.server")
-MAX_BODY_BYTES = 64 * 1024
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+Body = TypeVar("Body", bound=BaseModel)
 
 
 class AppState(TypedDict):
     """What the lifespan hands to every request."""
 
     runner: TurnRunner
+    telemetry: Telemetry
+    limiter: RateLimiter
 
 
 class ApiError(HTTPException):
@@ -41,51 +72,231 @@ class ApiError(HTTPException):
         self.code = code
 
 
-async def _json_body(request: Request) -> Any:
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise ApiError(413, "body_too_large", f"request body over {MAX_BODY_BYTES} bytes")
+class RequestIdMiddleware:
+    """Gives every request an id (the caller's valid `X-Request-ID`, else a new one).
+
+    The id is bound to the request's log lines, kept in `request.state.request_id` and echoed in
+    the `X-Request-ID` header of every response.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Wrap one HTTP request; other scopes pass through."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = dict(scope["headers"]).get(b"x-request-id")
+        request_id = telemetry.request_id_from(header.decode("latin-1") if header is not None else None)
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+                message = {**message, "headers": [*headers, (b"x-request-id", request_id.encode("latin-1"))]}
+            await send(message)
+
+        token = telemetry.bind_request_id(request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            telemetry.unbind_request_id(token)
+
+
+async def _json_body(request: Request, *, allow_empty: bool = False) -> Any:
+    limit = request.state.runner.settings.max_body_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "body_too_large", f"request body over {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ApiError(413, "body_too_large", f"request body over {limit} bytes")
+    if allow_empty and not body.strip():
+        return {}
     try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = json.loads(body)
+        # A lone surrogate (e.g. "\ud800") decodes but can be neither stored nor sent back.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except (json.JSONDecodeError, UnicodeError, RecursionError) as exc:
         raise ApiError(400, "invalid_json", "request body is not valid JSON") from exc
+    return data
 
 
-async def chat_message(request: Request) -> Response:
-    """Run one turn; JSON by default, Server-Sent Events with `Accept: text/event-stream`."""
+def _parse(model: type[Body], data: Any) -> Body:
     try:
-        body = ChatMessageRequest.model_validate(await _json_body(request))
+        return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise ApiError(422, "invalid_request", f"{where}: {first['msg']}") from exc
+
+
+def _json(model: BaseModel) -> JSONResponse:
+    return JSONResponse(model.model_dump(mode="json"))
+
+
+def _not_found(exc: LookupError | PermissionError) -> ApiError:
+    if isinstance(exc, MessageNotFound):
+        return ApiError(404, "message_not_found", "no answer of this session has that message_id")
+    return ApiError(404, "session_not_found", "unknown session")
+
+
+def preferred_language(accept_language: str | None) -> Language:
+    """English or Japanese, whichever `Accept-Language` ranks higher; English when it names neither."""
+    best: tuple[float, Language] = (0.0, "en")
+    for part in (accept_language or "").split(","):
+        tag, _, params = part.strip().partition(";")
+        primary = tag.strip().lower().split("-")[0]
+        if primary not in ("en", "ja"):
+            continue
+        try:
+            quality = float(params.strip()[2:]) if params.strip().startswith("q=") else 1.0
+        except ValueError:
+            continue
+        if quality > best[0]:
+            best = (quality, "ja" if primary == "ja" else "en")
+    return best[1]
+
+
+async def chat_init(request: Request) -> Response:
+    """Start a session owned by the caller, with the greeting and quick replies in its language."""
+    body = _parse(ChatInitRequest, await _json_body(request, allow_empty=True))
+    runner: TurnRunner = request.state.runner
+    user_id = bearer_user(request, runner.settings)
+    language = body.language or preferred_language(request.headers.get("accept-language"))
+    session_id = await runner.start_session(user_id)
+    texts = prompts.strings(language)
+    return _json(ChatInitResponse(
+        session_id=session_id,
+        protocol_versions=list(PROTOCOL_VERSIONS),
+        greeting=texts["notices"]["greeting"],
+        quick_replies=texts["welcome"]["quick_replies"],
+        banner=degraded_strings(language)["banner"] if get_breakers().banner_due() else None,
+    ))
+
+
+async def chat_message(request: Request) -> Response:
+    """Run one turn; JSON by default, Server-Sent Events with `Accept: text/event-stream`."""
+    body = _parse(ChatMessageRequest, await _json_body(request))
     runner: TurnRunner = request.state.runner
     kwargs = {
-        "session_id": body.session_id,
+        # Named here rather than by the runner: the rate limit and the stream's clean-up need it.
+        "session_id": body.session_id or uuid.uuid4().hex,
         "user_id": bearer_user(request, runner.settings),
-        "request_id": request.headers.get("x-request-id"),
+        "request_id": request.state.request_id,
         "context_hints": body.context_hints,
     }
+    await _rate_limit(request, kwargs["user_id"], kwargs["session_id"])
     try:
         if "text/event-stream" in request.headers.get("accept", ""):
             runner.check_message(body.message)
-            return EventSourceResponse(_sse(runner, body.message, kwargs))
+            return await _sse_response(runner, body.message, kwargs)
         result = await runner.run(body.message, **kwargs)
     except InputRejected as exc:
         raise ApiError(400, exc.issue.code, str(exc)) from exc
     except SessionForbidden as exc:
-        raise ApiError(404, "session_not_found", "unknown session") from exc
-    return JSONResponse(result.model_dump(mode="json"), headers={"x-request-id": result.request_id})
+        raise _not_found(exc) from exc
+    telemetry.emit_turn(result)
+    return _json(result)
 
 
-async def _sse(runner: TurnRunner, message: str, kwargs: dict[str, Any]) -> AsyncIterator[dict[str, str]]:
+async def _rate_limit(request: Request, user_id: str | None, session_id: str) -> None:
+    """429 with `Retry-After` once the caller's bucket is empty."""
+    rule = message_rule(request.state.runner.settings, user_id, session_id)
+    decision = await request.state.limiter.take(rule)
+    if decision.allowed:
+        return
+    telemetry.count_rate_limited(rule.scope)
+    language = preferred_language(request.headers.get("accept-language"))
+    error = ApiError(429, "rate_limited", error_text(language, "rate_limited", retry_after=decision.retry_after_s))
+    error.headers = {"Retry-After": str(decision.retry_after_s)}
+    raise error
+
+
+async def _sse_response(runner: TurnRunner, message: str, kwargs: dict[str, Any]) -> Response:
+    """The turn as Server-Sent Events carrying the streaming protocol's frames.
+
+    The first frame is awaited here, before the 200 goes out, so another caller's session is
+    still a 404 like in JSON mode.
+    """
+    framer = TurnFramer(kwargs["request_id"], StreamGuard(runner.settings.competitors))
+    frames = framed_turn(runner, framer, message, session_id=kwargs["session_id"], user_id=kwargs["user_id"],
+                         context_hints=kwargs["context_hints"])
     try:
-        async for event in runner.stream(message, **kwargs):
-            yield {"event": event["type"], "data": json.dumps(event, ensure_ascii=False)}
-    except InputRejected as exc:
-        yield {"event": "error", "data": json.dumps({"type": "error", "code": exc.issue.code, "message": str(exc)})}
-    except SessionForbidden:
-        yield {"event": "error", "data": json.dumps({"type": "error", "code": "session_not_found", "message": "unknown session"})}
+        first = await anext(frames)
+    except SessionForbidden as exc:
+        raise _not_found(exc) from exc
+    return EventSourceResponse(_sse(first, frames))
+
+
+def _sse_event(frame: ServerFrame) -> dict[str, str]:
+    return {"event": frame.type, "id": str(frame.seq), "data": frame.model_dump_json()}
+
+
+async def _sse(first: ServerFrame, frames: AsyncIterator[ServerFrame]) -> AsyncIterator[dict[str, str]]:
+    async with aclosing(frames):  # type: ignore[type-var]
+        yield _sse_event(first)
+        async for frame in frames:
+            yield _sse_event(frame)
+
+
+async def chat_feedback(request: Request) -> Response:
+    """Rate one answer of the caller's session."""
+    body = _parse(FeedbackRequest, await _json_body(request))
+    runner: TurnRunner = request.state.runner
+    try:
+        rated = await runner.add_feedback(
+            body.session_id, bearer_user(request, runner.settings), body.message_id, body.rating, body.comment
+        )
+    except (SessionNotFound, MessageNotFound) as exc:
+        raise _not_found(exc) from exc
+    request.state.telemetry.rated(
+        request.state.request_id, body.session_id, body.message_id, body.rating, rated.intent, rated.language
+    )
+    return _json(FeedbackResponse(session_id=body.session_id, message_id=body.message_id, rating=body.rating))
+
+
+async def chat_escalate(request: Request) -> Response:
+    """Open a handoff ticket with the redacted conversation."""
+    body = _parse(EscalateRequest, await _json_body(request))
+    runner: TurnRunner = request.state.runner
+    try:
+        ticket, position = await runner.escalate(body.session_id, bearer_user(request, runner.settings), body.reason)
+    except SessionNotFound as exc:
+        raise _not_found(exc) from exc
+    summary = ticket.summary
+    request.state.telemetry.escalated(
+        request.state.request_id, body.session_id, ticket.ticket_id,
+        summary.language or preferred_language(request.headers.get("accept-language")),
+        summary.intents[-1] if summary.intents else None,
+    )
+    return _json(EscalateResponse(ticket_id=ticket.ticket_id, queue_position=position, summary=summary))
+
+
+def _path_session(request: Request) -> str:
+    session_id: str = request.path_params["session_id"]
+    # An id that could never have been issued is as unknown as any other.
+    if len(session_id) > 128 or not re.fullmatch(SESSION_ID_PATTERN, session_id):
+        raise ApiError(404, "session_not_found", "unknown session")
+    return session_id
+
+
+async def session(request: Request) -> Response:
+    """GET: the caller's conversation. DELETE: erase it with its feedback and tickets."""
+    session_id = _path_session(request)
+    runner: TurnRunner = request.state.runner
+    user_id = bearer_user(request, runner.settings)
+    try:
+        if request.method == "DELETE":
+            await runner.delete_session(session_id, user_id)
+            return Response(status_code=204)
+        turns = await runner.conversation(session_id, user_id)
+    except SessionNotFound as exc:
+        raise _not_found(exc) from exc
+    return _json(SessionResponse(session_id=session_id, turns=turns))
 
 
 async def metrics(request: Request) -> Response:
@@ -98,15 +309,38 @@ async def metrics(request: Request) -> Response:
     })
 
 
+async def prometheus_metrics(request: Request) -> Response:
+    """Prometheus text; `?format=json` gives the breaker view as JSON."""
+    if request.query_params.get("format") == "json":
+        return await metrics(request)
+    return Response(request.state.telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def openapi(request: Request) -> Response:
+    """The OpenAPI 3.1 document."""
+    return JSONResponse(openapi_document())
+
+
+async def index(request: Request) -> Response:
+    """The chat widget."""
+    return FileResponse(STATIC_DIR / "index.html")
+
+
 async def healthz(request: Request) -> Response:
     """Liveness."""
     return JSONResponse({"status": "ok"})
 
 
 async def readyz(request: Request) -> Response:
-    """Readiness: graph compiled and stores reachable."""
+    """Readiness: the graph is compiled (the lifespan got this far) and the session store answers."""
     runner: TurnRunner = request.state.runner
-    await runner.purge_expired()
+    try:
+        await runner.store.ping()
+        await runner.purge_expired()
+    # Whatever the backend raises (SQLite, PostgreSQL, network), the answer is the same: not ready.
+    except Exception as exc:
+        log.warning("store not ready", extra={"error": repr(exc)})
+        raise ApiError(503, "not_ready", "the session store cannot be reached") from exc
     return JSONResponse({"status": "ready"})
 
 
@@ -122,27 +356,49 @@ async def http_error(request: Request, exc: Exception) -> Response:
 async def server_error(request: Request, exc: Exception) -> Response:
     """Never a traceback to the client; the log keeps it."""
     log.exception("unhandled error", exc_info=exc)
-    return JSONResponse({"error": {"code": "internal", "message": "internal error"}}, status_code=500)
+    # This response bypasses the request-id middleware (it comes from the outermost layer).
+    request_id = getattr(request.state, "request_id", None)
+    return JSONResponse(
+        {"error": {"code": "internal", "message": "internal error"}}, status_code=500,
+        headers={"x-request-id": request_id} if request_id else None,
+    )
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     """The service application for these settings."""
     settings = settings or get_settings()
+    telemetry.configure_logging(settings.log_level)
     mcp = McpEndpoint(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[AppState]:
-        async with TurnRunner(settings) as runner, mcp.serving(runner):
-            yield {"runner": runner}
+        sink = telemetry.sink_for(settings)
+        app_telemetry = Telemetry(settings, sink)
+        telemetry.activate(app_telemetry)
+        try:
+            async with TurnRunner(settings) as runner, mcp.serving(runner), open_rate_limiter(settings) as limiter:
+                yield {"runner": runner, "telemetry": app_telemetry, "limiter": limiter}
+        finally:
+            telemetry.activate(None)
+            await sink.aclose()
 
     return Starlette(
         routes=[
+            Route("/v1/chat/init", chat_init, methods=["POST"]),
             Route("/v1/chat/message", chat_message, methods=["POST"]),
+            WebSocketRoute("/v1/chat/ws", chat_ws),
+            Route("/v1/chat/feedback", chat_feedback, methods=["POST"]),
+            Route("/v1/chat/escalate", chat_escalate, methods=["POST"]),
+            Route("/v1/sessions/{session_id}", session, methods=["GET", "DELETE"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
+            Route("/metrics", prometheus_metrics, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/", index, methods=["GET"]),
+            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
             mcp.route,
         ],
+        middleware=[Middleware(RequestIdMiddleware)],
         exception_handlers={HTTPException: http_error, Exception: server_error},
         lifespan=lifespan,
     )

@@ -1,23 +1,109 @@
-"""Request bodies of the HTTP API."""
+"""Request and response bodies of the HTTP API; `/openapi.json` is generated from these."""
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
+from graph.runner import ConversationTurn
+from graph.store import EscalationSummary, Rating
+from mangaassist.contracts import Language
 
-class ChatMessageRequest(BaseModel):
-    """`POST /v1/chat/message`."""
+SESSION_ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+SessionId = Annotated[str, Field(min_length=1, max_length=128, pattern=SESSION_ID_PATTERN)]
+HintKey = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
+HintValue = Annotated[str, Field(max_length=256)]
 
-    # Identity comes only from the bearer token; a body naming a customer is refused.
+PROTOCOL_VERSIONS = (1, 2)
+
+
+class _Body(BaseModel):
+    # Unknown fields are refused: a typo should fail loudly, and no body may claim an identity.
     model_config = ConfigDict(extra="forbid")
 
+
+class ChatInitRequest(_Body):
+    """`POST /v1/chat/init` (the body may be empty)."""
+
+    language: Language | None = Field(
+        default=None, description="Greeting language; without it, `Accept-Language` decides (English by default)."
+    )
+
+
+class ChatInitResponse(BaseModel):
+    """A new session, owned by the caller, and what the widget shows before the first message."""
+
+    session_id: str
+    protocol_versions: list[int] = Field(description="WebSocket protocol versions this server speaks.")
+    greeting: str
+    quick_replies: list[str]
+    banner: str | None = Field(description="Set while the assistant runs in limited (degraded) mode.")
+
+
+class ChatMessageRequest(_Body):
+    """`POST /v1/chat/message`."""
+
     message: str = Field(description="The shopper's message (1 to 4,000 characters).")
-    session_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
-    context_hints: dict[str, str] | None = None
+    session_id: SessionId | None = None
+    context_hints: dict[HintKey, HintValue] | None = Field(
+        default=None, max_length=16, description='Where the shopper is, e.g. {"page": "product", "asin": "B0…"}.'
+    )
+
+
+class FeedbackRequest(_Body):
+    """`POST /v1/chat/feedback`: a rating of one answer."""
+
+    session_id: SessionId
+    message_id: str = Field(min_length=1, max_length=128, description="The rated turn's `request_id`.")
+    rating: Rating
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class FeedbackResponse(BaseModel):
+    """The recorded rating (a second rating of the same answer replaces the first)."""
+
+    session_id: str
+    message_id: str
+    rating: Rating
+
+
+class EscalateRequest(_Body):
+    """`POST /v1/chat/escalate`: hand the conversation to a person."""
+
+    session_id: SessionId
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class EscalateResponse(BaseModel):
+    """The handoff ticket."""
+
+    ticket_id: str = Field(description="`ESC-` and 12 upper-case hex digits.")
+    queue_position: int = Field(ge=1, description="1 means next in line.")
+    summary: EscalationSummary
+
+
+class SessionResponse(BaseModel):
+    """`GET /v1/sessions/{id}`: the conversation, oldest first."""
+
+    session_id: str
+    turns: list[ConversationTurn]
+
+
+class HealthResponse(BaseModel):
+    """Liveness and readiness."""
+
+    status: Literal["ok", "ready"]
 
 
 class ErrorBody(BaseModel):
-    """Every error response: `{"error": {"code", "message"}}`."""
+    """What went wrong, for machines (`code`) and people (`message`)."""
 
     code: str
     message: str
+
+
+class ErrorResponse(BaseModel):
+    """Every error response: `{"error": {"code", "message"}}`."""
+
+    error: ErrorBody

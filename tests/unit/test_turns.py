@@ -118,9 +118,7 @@ async def test_sessions_belong_to_their_caller(runner):
 
 async def test_expired_sessions_are_purged(runner):
     await runner.run("recommend a sports manga", session_id="s-old")
-    db = runner._db
-    await db.execute("UPDATE sessions SET last_active = ? WHERE session_id = 's-old'", (time.time() - 48 * 3600,))
-    await db.commit()
+    await runner.store.touch_session("s-old", time.time() - 48 * 3600)
     assert await runner.purge_expired() == 1
     state = await runner.graph.aget_state({"configurable": {"thread_id": "s-old"}})
     assert not state.values
