@@ -12,8 +12,17 @@ from typing import Any
 from langgraph.graph import END, START, StateGraph
 
 from graph.breakers import Dependency, protected, unavailable_tool
-from graph.edges import after_cache, after_primary, after_secondary, after_validation, to_responder, to_tools
+from graph.edges import (
+    after_cache,
+    after_primary,
+    after_secondary,
+    after_validation,
+    after_validation_sequential,
+    to_responder,
+    to_tools,
+)
 from graph.state import Context, InputState, OutputState, State
+from mangaassist.settings import get_settings
 from nodes.apply_guardrails import apply_guardrails
 from nodes.assemble_prompt import assemble_prompt
 from nodes.check_order_status import check_order_status
@@ -58,7 +67,9 @@ TOOL_NODES = tuple(
 
 def _no_retrieval(reason: str) -> dict[str, Any]:
     """Speculative retrieval is an optimisation: when the index fails the turn goes on without hits."""
-    return {"retrieval": {"used": False, "speculative": True, "doc_ids": [], "hits": []}}
+    return {
+        "retrieval": {"used": False, "speculative": SPECULATIVE_RETRIEVAL, "doc_ids": [], "hits": []}
+    }
 
 
 builder = StateGraph(State, context_schema=Context, input_schema=InputState, output_schema=OutputState)
@@ -79,11 +90,20 @@ for node in (
     builder.add_node(node)
 
 builder.add_edge(START, "validate_input")
+# `MANGAASSIST_SPECULATIVE_RETRIEVAL=false` builds the sequential baseline `bench/speculative.py`
+# measures against: retrieval after routing, skipped by intents that do not use it.
+SPECULATIVE_RETRIEVAL = get_settings().speculative_retrieval
 builder.add_conditional_edges(
-    "validate_input", after_validation, ["classify_intent", "speculative_retrieve", "assemble_prompt"]
+    "validate_input",
+    after_validation if SPECULATIVE_RETRIEVAL else after_validation_sequential,
+    ["classify_intent", "speculative_retrieve", "assemble_prompt"],
 )
-# Routing and speculative retrieval run in the same step; planning waits for both.
-builder.add_edge(["classify_intent", "speculative_retrieve"], "plan_tools")
+if SPECULATIVE_RETRIEVAL:
+    # Routing and speculative retrieval run in the same step; planning waits for both.
+    builder.add_edge(["classify_intent", "speculative_retrieve"], "plan_tools")
+else:
+    builder.add_edge("classify_intent", "speculative_retrieve")
+    builder.add_edge("speculative_retrieve", "plan_tools")
 builder.add_conditional_edges(
     "plan_tools", to_tools, [t.__name__ for t in TOOL_NODES] + ["assemble_prompt"]
 )

@@ -22,6 +22,11 @@ def after_validation(state: State) -> list[Literal["classify_intent", "speculati
     return ["classify_intent", "speculative_retrieve"]
 
 
+def after_validation_sequential(state: State) -> list[Literal["classify_intent", "assemble_prompt"]]:
+    """Without speculation (the benchmark's baseline), valid input goes to routing alone."""
+    return ["assemble_prompt"] if state.get("input_issue") else ["classify_intent"]
+
+
 def to_tools(state: State) -> list[ToolNode | Literal["assemble_prompt"]]:
     """Fan out to every tool the plan names (in parallel), or straight to the prompt."""
     tools = state.get("plan", {}).get("tools", [])

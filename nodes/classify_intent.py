@@ -9,6 +9,7 @@ from langgraph.runtime import Runtime
 from graph.state import Context, State
 from graph.timing import timed
 from tools.entities import extract_entities
+from tools.latency import simulate
 from graph.resources import services as load_services
 
 _FOLLOW_UP_INTENTS = {"price_check", "product_question", "recommendation", "product_search"}
@@ -18,6 +19,7 @@ _FOLLOW_UP_INTENTS = {"price_check", "product_question", "recommendation", "prod
 async def classify_intent(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Decide what the shopper wants and which catalog entities the message names."""
     services = await load_services()
+    await simulate("intent")
     entities = extract_entities(state["user_text"], services.catalog)
     decision = services.intents.classify(entities)
     intent, confidence = decision.intent, decision.confidence

@@ -72,7 +72,7 @@ async def finalize(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             "guardrails_fired": fired,
             "retrieval": {
                 "used": state.get("retrieval", {}).get("used", False),
-                "speculative": True,
+                "speculative": state.get("retrieval", {}).get("speculative", True),
                 "doc_ids": state.get("retrieval", {}).get("doc_ids", []),
             },
             "timings_ms": timings,

@@ -14,6 +14,7 @@ from graph.models import TierName, TierUnavailable, get_model_tiers
 from graph.state import Context, State, context_of
 from graph.timing import timed
 from mangaassist.settings import get_settings
+from tools.latency import simulate
 from tools.response_cache import AnswerCache, get_answer_cache
 
 
@@ -35,10 +36,12 @@ async def _generate(tier_name: TierName, state: State, runtime: Runtime[Context]
     cache = get_answer_cache()
     key = AnswerCache.key(tier.model, AnswerCache.digest(prompt))
     if cached := cache.get(key, prompt["user"]):
+        await simulate("model_first_token")
         writer({"type": "reset", "tier": "cache"})
         writer({"type": "token", "delta": cached, "tier": "cache"})
         return {"draft": {"text": cached, "tier": "cache"}}
     # The shopper sees tokens as they come; a later tier's answer replaces them (client resets).
+    await simulate("model_first_token")
     writer({"type": "reset", "tier": tier_name})
 
     async def on_token(delta: str) -> None:

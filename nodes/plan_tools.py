@@ -77,7 +77,7 @@ async def plan_tools(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if not series_ids and not refers_back and intent == "product_question" and not ents.get("authors"):
         # No title recognised: the best series hit of the speculative search stands in.
         hits = [h for h in state.get("retrieval", {}).get("hits", []) if h["doc_type"] == "series"]
-        if hits and hits[0]["score"] >= 6.0:
+        if hits and hits[0]["scores"].get("lexical", 0.0) >= 6.0:  # BM25: the title words are there
             series_ids = [hits[0]["series_id"]]
     edition = edition_for(language, ents.get("edition"))
     fmt = ents.get("format") or "print"

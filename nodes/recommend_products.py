@@ -9,6 +9,7 @@ from langgraph.runtime import Runtime
 from graph.state import Context, State, context_of
 from graph.timing import timed
 from tools.cards import product_cards
+from tools.latency import simulate
 from tools.recommendations import RecommendationRequest
 from graph.resources import services as load_services
 
@@ -21,6 +22,7 @@ async def recommend_products(state: State, runtime: Runtime[Context]) -> dict[st
     plan = state["plan"]
     purchased: list[str] = []
     if context_of(runtime).user_id:
+        await simulate("profile")
         bought = await services.orders.purchased_asins(context_of(runtime).user_id)
         purchased = list(dict.fromkeys(p.series_id for a in bought if (p := catalog.product(a))))
     hits = [h for h in state.get("retrieval", {}).get("hits", []) if h.get("series_id")]
@@ -28,6 +30,7 @@ async def recommend_products(state: State, runtime: Runtime[Context]) -> dict[st
     retrieval_scores: dict[str, float] = {}
     for h in hits:
         retrieval_scores[h["series_id"]] = max(retrieval_scores.get(h["series_id"], 0.0), h["score"] / top)
+    await simulate("recommendations")
     picks = await services.recommendations.recommend(
         RecommendationRequest(
             genres=plan["genres"],

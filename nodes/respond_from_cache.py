@@ -18,6 +18,7 @@ from graph.breakers import unavailable_dependencies
 from graph.state import Context, State, context_of
 from graph.timing import timed
 from mangaassist.settings import get_settings
+from tools.latency import simulate
 from tools.response_cache import get_response_cache, strings
 
 # Which dependency's failure changes the answer of which intents, and the note that says so.
@@ -53,7 +54,8 @@ async def respond_from_cache(state: State, runtime: Runtime[Context]) -> dict[st
     else:
         notes = list(dict.fromkeys(text_for[_PRODUCT_NOTES[d]] for d in down if d in _PRODUCT_NOTES))
         hit = cache.lookup(
-            state.get("user_text", ""), language, intent, get_settings().cache_min_similarity.get(language, 1.0)
+            state.get("user_text", ""), language, intent, get_settings().cache_min_similarity.get(language, 1.0),
+            series_ids=state.get("entities", {}).get("series_ids", []),
         )
         if hit is None and not notes:
             return {"draft": None}
@@ -66,6 +68,7 @@ async def respond_from_cache(state: State, runtime: Runtime[Context]) -> dict[st
             parts.append(text_for["escalation_offer"])
     text = "\n\n".join(parts)
     writer = get_stream_writer()
+    await simulate("model_first_token")
     writer({"type": "reset", "tier": "cache"})
     size = max(context_of(runtime).stream_chunk_chars, 1)
     for start in range(0, len(text), size):

@@ -11,6 +11,7 @@ from langgraph.runtime import Runtime
 import prompts
 from graph.state import Context, State, context_of
 from graph.timing import timed
+from tools.latency import simulate
 
 
 def compose_grounded(facts: dict[str, Any]) -> str:
@@ -24,6 +25,7 @@ async def respond_grounded(state: State, runtime: Runtime[Context]) -> dict[str,
     """Answer without a model; streams the text in chunks like a model would."""
     text = compose_grounded(state["tool_results"]["facts"])
     writer = get_stream_writer()
+    await simulate("model_first_token")
     writer({"type": "reset", "tier": "grounded"})
     size = max(context_of(runtime).stream_chunk_chars, 1)
     for start in range(0, len(text), size):

@@ -9,6 +9,9 @@ from langgraph.runtime import Runtime
 from graph.state import Context, State
 from graph.timing import timed
 from graph.resources import services as load_services
+from mangaassist.settings import get_settings
+from nodes.plan_tools import RETRIEVAL_INTENTS
+from tools.rerank import TURN_DOC_TYPES
 from tools.retrieval import SearchFilters
 
 
@@ -16,14 +19,19 @@ from tools.retrieval import SearchFilters
 async def speculative_retrieve(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Search catalog, reviews and policies with the raw message, before the intent is known."""
     services = await load_services()
+    speculative = get_settings().speculative_retrieval  # what graph/builder.py was built with
+    # The sequential baseline (graph/builder.py) runs this after routing: skip what no answer uses.
+    if not speculative and state.get("intent") not in RETRIEVAL_INTENTS:
+        return {"retrieval": {"used": False, "speculative": False, "doc_ids": [], "hits": []}}
+    # Either language: a Japanese question may be answered by an English synopsis and back.
     hits = await services.retrieval.search(
-        state["user_text"], services.settings.retrieval_k, SearchFilters(language=None)
+        state["user_text"], services.settings.retrieval_k, SearchFilters(doc_types=TURN_DOC_TYPES)
     )
     return {
         "retrieval": {
             "used": False,
-            "speculative": True,
+            "speculative": speculative,
             "doc_ids": [h.doc_id for h in hits],
-            "hits": [h.model_dump() for h in hits],
+            "hits": [h.state_view() for h in hits],
         }
     }

@@ -16,7 +16,7 @@ from tools.orders import HttpOrdersTool, OrdersTool, SqliteOrdersTool
 from tools.policies import load_policies
 from tools.pricing import CatalogPricingTool, HttpPricingTool, PricingTool
 from tools.recommendations import RecommendationsTool
-from tools.retrieval import EmbeddedIndex, RetrievalBackend, build_documents
+from tools.retrieval import Retriever, open_retriever
 from tools.returns import ReturnsTool
 
 
@@ -30,7 +30,7 @@ class Services:
     orders: OrdersTool
     returns: ReturnsTool
     recommendations: RecommendationsTool
-    retrieval: RetrievalBackend
+    retrieval: Retriever
     intents: IntentRouter
     policies: dict[str, PolicySection]
 
@@ -66,7 +66,7 @@ def build_services(settings: Settings) -> Services:
         else CatalogPricingTool(catalog)
     )
     policies = load_policies(data)
-    index = EmbeddedIndex(build_documents(catalog, policies))
+    retrieval = open_retriever(settings, catalog)
     return Services(
         settings=settings,
         catalog=catalog,
@@ -74,7 +74,7 @@ def build_services(settings: Settings) -> Services:
         orders=orders,
         returns=ReturnsTool(orders, catalog),
         recommendations=RecommendationsTool(catalog),
-        retrieval=index,
+        retrieval=retrieval,
         intents=IntentRouter(data, settings.intent_model_path),
         policies={p.doc_id: p for p in policies},
     )

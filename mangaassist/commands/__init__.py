@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-COMMANDS = ("ask", "chat", "serve", "train_intent", "data", "token", "mcp", "guard", "eval")
+COMMANDS = ("ask", "chat", "serve", "train_intent", "data", "token", "mcp", "guard", "eval", "index", "search")
 
 
 class CliError(Exception):

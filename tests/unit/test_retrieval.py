@@ -1,0 +1,130 @@
+"""Retrieval on the shipped index, the indexing pipeline's reuse of vectors, model identity, reranking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mangaassist.commands import CliError
+from mangaassist.commands.search import parse_filters
+from tools.embedded_backend import EmbeddedBackend
+from tools.embeddings import get_embedder
+from tools.indexing import build_documents, embedding_text, load_seed, run_index, seed_path, split_chunks
+from tools.rerank import RERANK_DEPTH, TURN_DOC_TYPES, target_of
+from tools.retrieval import IndexMismatch, Retriever
+from tools.search_backend import EmbeddingIdentity, SearchFilters
+
+TURN = SearchFilters(doc_types=TURN_DOC_TYPES)
+
+
+@pytest.mark.parametrize(
+    ("query", "target"),
+    [
+        ("ベルセルク", "series:berserk"),
+        ("a teenager whose right hand is taken over by an alien parasite", "series:parasyte"),
+        ("名前を書くと人が死ぬノートの話", "series:death-note"),
+        ("frieran", "series:frieren-beyond-journeys-end"),
+        ("返品の送料は誰が払うの", "policy:returns:5"),
+    ],
+)
+async def test_shipped_index_finds_the_answer_in_the_top_three(services: object, query: str, target: str) -> None:
+    hits = await services.retrieval.search(query, 10, TURN)  # type: ignore[attr-defined]
+    top = list(dict.fromkeys(target_of(h) for h in hits))[:3]
+    assert target in top, top
+
+
+async def test_hits_are_reranked_with_their_leg_scores(services: object) -> None:
+    retriever = services.retrieval  # type: ignore[attr-defined]
+    assert retriever.reranker is not None
+    fused = await retriever.search("Junji Ito horror", 12, TURN, rerank=False)
+    reranked = await retriever.search("Junji Ito horror", 12, TURN, rerank=True)
+    # Reranking reorders the fused top 10 and nothing else.
+    assert {h.doc_id for h in reranked[:RERANK_DEPTH]} == {h.doc_id for h in fused[:RERANK_DEPTH]}
+    assert [h.doc_id for h in reranked[RERANK_DEPTH:]] == [h.doc_id for h in fused[RERANK_DEPTH:]]
+    assert all({"dense", "lexical", "fused", "rerank"} <= set(h.scores) for h in reranked[:RERANK_DEPTH])
+    scores = [h.score for h in reranked]
+    assert scores == sorted(scores, reverse=True)
+
+
+async def test_turn_state_view_is_flat_json(services: object) -> None:
+    hit = (await services.retrieval.search("Uzumaki", 1, TURN))[0]  # type: ignore[attr-defined]
+    view = hit.state_view()
+    assert view["series_id"] == "uzumaki" and view["doc_type"] in ("series", "reviews")
+    assert view["score"] == hit.score and "rerank" in view["scores"]
+
+
+def test_unknown_titles_are_reported(services: object) -> None:
+    retriever = services.retrieval  # type: ignore[attr-defined]
+    assert "zxqvorp" in retriever.unknown_terms("do you have Zxqvorp Chronicles?")
+    assert retriever.unknown_terms("do you have Berserk?") == []
+
+
+async def test_reindex_embeds_only_changed_documents_and_refuses_another_model(tmp_path: Path) -> None:
+    from mangaassist.settings import get_settings
+
+    settings = get_settings()
+    embedder = get_embedder(settings)
+    docs = [d for d in build_documents(settings.store_data_dir) if d.doc_type == "policy"][:4]
+    docs += [d for d in build_documents(settings.store_data_dir) if d.doc_type == "volume"][:2]
+    backend = EmbeddedBackend(tmp_path / "index")
+    first = await run_index(backend, embedder, docs)
+    assert (first.newly_embedded, first.reused_vectors) == (4, 0)
+    edited = docs[0].model_copy(update={"text": docs[0].text + " Updated.", "content_hash": "changed"})
+    second = await run_index(backend, embedder, [edited, *docs[1:]])
+    assert (second.newly_embedded, second.reused_vectors) == (1, 3)
+    assert second.identity.previous_version == first.identity.version
+    forced = await run_index(backend, embedder, docs, rebuild=True)
+    assert forced.newly_embedded == 4
+
+    live = backend.live_sync()
+    other = EmbeddingIdentity(model_id="someone/else", version="9", dim=embedder.identity.dim)
+
+    class OtherModel(type(embedder)):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.identity = other
+
+    with pytest.raises(IndexMismatch, match="rebuild"):
+        Retriever(backend=backend, embedder=OtherModel(), reranker=None, identity=live.identity,
+                  vocabulary=frozenset())
+
+
+def test_shipped_vectors_are_in_sync_and_reproducible() -> None:
+    """The vector file fresh builds reuse holds every embedded chunk, as the model computes it today."""
+    from mangaassist.settings import get_settings
+
+    settings = get_settings()
+    embedder = get_embedder(settings)
+    seed = load_seed(seed_path(settings.store_data_dir, embedder.identity), embedder.identity)
+    embedded = [d for d in build_documents(settings.store_data_dir) if d.embedded]
+    missing = [d.doc_id for d in embedded if d.content_hash not in seed]
+    assert not missing, f"run `mangaassist index --export-vectors` after editing store data: {missing[:5]}"
+    sample = sorted(embedded, key=lambda d: len(d.text))[:2]
+    fresh = embedder.embed_documents([embedding_text(d) for d in sample])
+    for d, vec in zip(sample, fresh, strict=True):
+        assert np.allclose(seed[d.content_hash], vec, atol=1e-5)
+
+
+def test_long_sections_are_split_at_sentence_ends() -> None:
+    text = " ".join(f"Sentence number {i} says something about returns." for i in range(60))
+    chunks = split_chunks(text, limit=300)
+    assert len(chunks) > 1 and all(len(c) <= 300 for c in chunks)
+    assert all(c.endswith(".") for c in chunks)
+    assert " ".join(chunks) == text
+    ja = "。".join(f"これは返品についての説明文{i}です" for i in range(40)) + "。"
+    assert "".join(split_chunks(ja, limit=100)) == ja
+
+
+def test_search_filters_from_the_command_line() -> None:
+    f = parse_filters(["genre=horror", "genre=mystery", "language=ja", "in_stock=true", "doc_type=volume"])
+    assert f == SearchFilters(genres=["horror", "mystery"], language="ja", in_stock=True, doc_types=["volume"])
+    for bad in (["genre=nope"], ["colour=red"], ["language=fr"], ["in_stock=maybe"], ["genre"], ["language=en", "language=ja"]):
+        with pytest.raises(CliError):
+            parse_filters(bad)
+
+
+def test_query_vectors_are_unit_length(services: object) -> None:
+    embedder = services.retrieval.embedder  # type: ignore[attr-defined]
+    vec = embedder.embed_query("ホラー漫画")
+    assert vec.shape == (embedder.identity.dim,) and np.isclose(np.linalg.norm(vec), 1.0, atol=1e-4)

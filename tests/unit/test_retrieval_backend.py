@@ -1,0 +1,151 @@
+"""The embedded backend: filters inside each leg, fusion with leg scores, versions, swap and rollback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tools.embedded_backend import EmbeddedBackend
+from tools.indexing import build_documents
+from tools.search_backend import EmbeddingIdentity, IndexedDoc, NoIndex, SearchFilters
+
+IDENT = EmbeddingIdentity(model_id="test/axis-vectors", version="1", dim=3)
+
+
+def _docs() -> list[IndexedDoc]:
+    return [
+        IndexedDoc(doc_id="a", doc_type="series", language="en", title="Spiral town", text="horror curse spirals",
+                   series_id="s1", genres=["horror"], content_hash="ha"),
+        IndexedDoc(doc_id="b", doc_type="series", language="ja", title="うずまき", text="ホラー 呪い",
+                   series_id="s1", genres=["horror"], content_hash="hb"),
+        IndexedDoc(doc_id="c", doc_type="series", language="en", title="Pirate crew", text="pirates treasure sea",
+                   series_id="s2", genres=["adventure"], content_hash="hc"),
+        IndexedDoc(doc_id="v1", doc_type="volume", language="en", title="Spiral town, Vol. 1",
+                   text="Spiral town vol 1 print", series_id="s1", genres=["horror"], format="print",
+                   in_stock=False, store_id="B0AAAAAAAA", embedded=False, content_hash="hv1"),
+        IndexedDoc(doc_id="v2", doc_type="volume", language="en", title="Spiral town, Vol. 1",
+                   text="Spiral town vol 1 digital", series_id="s1", genres=["horror"], format="digital",
+                   in_stock=True, store_id="B0BBBBBBBB", embedded=False, content_hash="hv2"),
+    ]
+
+
+def _vectors() -> np.ndarray:
+    # One axis per embedded doc (a, b, c): the dense leg's answer is the axis the query points at.
+    return np.eye(3, dtype=np.float32)
+
+
+async def _built(root: Path) -> EmbeddedBackend:
+    backend = EmbeddedBackend(root)
+    identity = await backend.build(_docs(), _vectors(), IDENT)
+    await backend.swap(identity.version)
+    return backend
+
+
+async def test_no_index_is_reported(tmp_path: Path) -> None:
+    backend = EmbeddedBackend(tmp_path / "index")
+    assert not backend.has_index()
+    with pytest.raises(NoIndex):
+        await backend.describe()
+    with pytest.raises(NoIndex):
+        await backend.rollback()
+
+
+async def test_hybrid_hits_carry_each_leg_score(tmp_path: Path) -> None:
+    backend = await _built(tmp_path / "index")
+    hits = await backend.search("spiral horror", np.array([1.0, 0.0, 0.0], np.float32), 5)
+    assert hits[0].doc_id == "a"
+    assert set(hits[0].scores) == {"dense", "lexical", "fused"}
+    assert hits[0].scores["dense"] == pytest.approx(1.0)
+    assert hits[0].scores["lexical"] > 0
+    # Found by both legs, "a" outranks documents only one leg found.
+    assert hits[0].score > max(h.score for h in hits[1:])
+    # A lexical-only document (no vector) is still found by its words.
+    assert {"v1", "v2"} <= {h.doc_id for h in hits}
+
+
+async def test_dense_leg_finds_what_words_miss(tmp_path: Path) -> None:
+    backend = await _built(tmp_path / "index")
+    hits = await backend.search("nothing in common", np.array([0.0, 0.0, 1.0], np.float32), 2)
+    assert hits[0].doc_id == "c"
+    assert hits[0].scores["lexical"] == 0.0
+
+
+async def test_filters_apply_before_top_k(tmp_path: Path) -> None:
+    backend = await _built(tmp_path / "index")
+    vec = np.array([1.0, 0.0, 0.0], np.float32)
+    # k=1: had the filter run after a top-1 cut, "a" would have taken the only slot and been dropped.
+    ja = await backend.search("spiral horror", vec, 1, SearchFilters(language="ja"))
+    assert [h.doc_id for h in ja] == ["b"]
+    in_stock = await backend.search("spiral town", None, 5, SearchFilters(doc_types=["volume"], in_stock=True))
+    assert [h.doc_id for h in in_stock] == ["v2"]
+    printed = await backend.search("spiral town", None, 5, SearchFilters(doc_types=["volume"], format="print"))
+    assert [h.doc_id for h in printed] == ["v1"]
+    adventure = await backend.search("spiral", vec, 5, SearchFilters(genres=["adventure"]))
+    assert [h.doc_id for h in adventure] == ["c"]
+    assert await backend.search("spiral", vec, 5, SearchFilters(series_ids=["nope"])) == []
+
+
+def test_mask_matches_the_reference_filter_semantics(services: object) -> None:
+    """Every filter combination selects exactly the documents `SearchFilters.allows` accepts."""
+    live = services.retrieval.backend.live_sync()  # type: ignore[attr-defined]
+    docs = [IndexedDoc.model_construct(**d) for d in live.docs]
+    cases = [
+        SearchFilters(language="ja", genres=["horror", "mystery"]),
+        SearchFilters(doc_types=["volume"], format="digital", in_stock=True),
+        SearchFilters(doc_types=["volume", "series"], in_stock=False),
+        SearchFilters(doc_types=["policy"], topics=["returns", "shipping"], language="en"),
+        SearchFilters(series_ids=["berserk", "uzumaki"], doc_types=["reviews"]),
+    ]
+    for f in cases:
+        mask = live.mask(f)
+        expected = np.array([f.allows(d) for d in docs])
+        assert mask is not None and expected.any()
+        assert (mask == expected).all(), f
+
+
+async def test_swap_keeps_previous_for_rollback(tmp_path: Path) -> None:
+    root = tmp_path / "index"
+    backend = await _built(root)
+    first = await backend.describe()
+    changed = _docs()
+    changed[2] = changed[2].model_copy(update={"text": "pirates and a rubber boy", "content_hash": "hc2"})
+    second = await backend.build(changed, _vectors(), IDENT)
+    # Built beside the live version: nothing changes until the swap.
+    assert (await backend.describe()).version == first.version
+    live = await backend.swap(second.version)
+    assert live.version == second.version and live.previous_version == first.version
+    assert (await backend.search("rubber", None, 1))[0].doc_id == "c"
+    pointer = json.loads((root / "LIVE").read_text())
+    assert pointer == {"live": second.version, "previous": first.version}
+    back = await backend.rollback()
+    assert back.version == first.version
+    assert await backend.search("rubber", None, 1) == []
+    stored = await backend.stored_vectors(["ha", "hc", "missing"])
+    assert set(stored) == {"ha", "hc"}
+    assert np.allclose(stored["hc"], [0.0, 0.0, 1.0])
+
+
+async def test_wrong_vector_shape_is_refused(tmp_path: Path) -> None:
+    backend = EmbeddedBackend(tmp_path / "index")
+    with pytest.raises(ValueError, match="shape"):
+        await backend.build(_docs(), np.eye(2, dtype=np.float32), IDENT)
+
+
+def test_every_chunk_carries_metadata() -> None:
+    from mangaassist.settings import get_settings
+
+    docs = build_documents(get_settings().store_data_dir)
+    ids = [d.doc_id for d in docs]
+    assert len(ids) == len(set(ids))
+    by_type: dict[str, list[IndexedDoc]] = {}
+    for d in docs:
+        by_type.setdefault(d.doc_type, []).append(d)
+        assert d.content_hash and d.source_version and d.language in ("en", "ja")
+    assert set(by_type) == {"series", "reviews", "policy", "volume"}
+    assert all(d.series_id and d.genres and d.demographic and d.store_id for d in by_type["series"] + by_type["reviews"])
+    assert all(d.store_id and d.format and d.in_stock is not None and not d.embedded for d in by_type["volume"])
+    assert all(d.topic for d in by_type["policy"])
+    assert sum(d.language == "ja" for d in by_type["series"]) == sum(d.language == "en" for d in by_type["series"])
