@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 
 from pydantic import BaseModel, Field
 
@@ -72,10 +74,18 @@ class Entities(BaseModel):
     masked_text: str = ""
 
 
-def _has_word(text: str, word: str) -> bool:
+@functools.cache
+def _word_matcher(word: str) -> Callable[[str], bool]:
+    # Built once per vocabulary word: every message checks a few hundred of them.
     if re.search(r"[\u3040-\u30ff\u3400-\u9fff]", word):
-        return katakana_to_hiragana(word) in text
-    return re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", text) is not None
+        kana = katakana_to_hiragana(word)
+        return lambda text: kana in text
+    pattern = re.compile(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])")
+    return lambda text: pattern.search(text) is not None
+
+
+def _has_word(text: str, word: str) -> bool:
+    return _word_matcher(word)(text)
 
 
 def extract_entities(text: str, catalog: Catalog) -> Entities:

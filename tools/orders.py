@@ -93,14 +93,24 @@ class SqliteOrdersTool(OrdersTool):
         if order_ids:
             where += f" AND order_id IN ({','.join('?' for _ in order_ids)})"
             params = (user_id, *order_ids)
-        rows = await self._fetch(f"SELECT * FROM orders WHERE {where} ORDER BY placed_on DESC, order_id DESC", params)
-        orders = []
-        for row in rows:
-            items = await self._fetch(
-                "SELECT asin, quantity, unit_price FROM order_items WHERE order_id = ?", (row["order_id"],)
-            )
-            orders.append(Order(**dict(row), items=[OrderItem(**dict(i)) for i in items]))
-        return orders
+        # One connection and two queries: a connection per order costs a thread and a file open each.
+        async with aiosqlite.connect(self._uri, uri=True) as db:
+            db.row_factory = aiosqlite.Row
+            sql = f"SELECT * FROM orders WHERE {where} ORDER BY placed_on DESC, order_id DESC"
+            async with db.execute(sql, params) as cur:
+                rows = list(await cur.fetchall())
+            items: dict[str, list[OrderItem]] = {row["order_id"]: [] for row in rows}
+            if items:
+                sql = (
+                    "SELECT order_id, asin, quantity, unit_price FROM order_items "
+                    f"WHERE order_id IN ({','.join('?' for _ in items)}) ORDER BY rowid"
+                )
+                async with db.execute(sql, tuple(items)) as cur:
+                    for item in await cur.fetchall():
+                        items[item["order_id"]].append(
+                            OrderItem(asin=item["asin"], quantity=item["quantity"], unit_price=item["unit_price"])
+                        )
+        return [Order(**dict(row), items=items[row["order_id"]]) for row in rows]
 
     async def purchased_asins(self, user_id: str) -> list[str]:
         """Everything the customer bought (not cancelled), newest first."""
