@@ -413,11 +413,21 @@ def stage_toxicity(text: str, ctx: GuardContext) -> tuple[str, StageRecord]:
 _COMPETITOR_CACHE: dict[tuple[str, ...], re.Pattern[str]] = {}
 
 
+# Competitor names that are also everyday English words.
+_ORDINARY_WORDS = frozenset({"target", "animate", "kindle", "honto", "orange", "apple books"})
+
+
 def _competitor_pattern(names: list[str]) -> re.Pattern[str] | None:
     key = tuple(names)
     if key not in _COMPETITOR_CACHE:
-        parts = sorted((re.escape(n) for n in names if n), key=len, reverse=True)
-        _COMPETITOR_CACHE[key] = re.compile(r"(?<![A-Za-z])(?:" + "|".join(parts) + r")(?![A-Za-z])", re.I) if parts else None  # type: ignore[assignment]
+        # A name that is also an ordinary word counts only capitalised (or in capitals): a synopsis's
+        # "the target of the hunt" names no store. Other names match in any case.
+        exact = [n for n in names if n.lower() in _ORDINARY_WORDS]
+        loose = [n for n in names if n and n not in exact]
+        parts = sorted((re.escape(v) for n in exact for v in (n, n.upper())), key=len, reverse=True)
+        if loose:
+            parts.insert(0, "(?i:" + "|".join(sorted(map(re.escape, loose), key=len, reverse=True)) + ")")
+        _COMPETITOR_CACHE[key] = re.compile(r"(?<![A-Za-z])(?:" + "|".join(parts) + r")(?![A-Za-z])") if parts else None  # type: ignore[assignment]
     return _COMPETITOR_CACHE[key]
 
 

@@ -79,11 +79,16 @@ class ResponseCache:
     def __len__(self) -> int:
         return sum(len(v) for v in self._entries.values())
 
-    def lookup(self, text: str, language: str, intent: str, min_similarity: float) -> CachedAnswer | None:
+    def lookup(
+        self, text: str, language: str, intent: str, min_similarity: float, series_ids: list[str] | None = None
+    ) -> CachedAnswer | None:
         """The best precomputed answer for `text` among those fit for `intent`, if close enough.
 
         The intent filter keeps a near-miss from answering the wrong kind of question (an order
-        question must never get the order-history FAQ instead of the order).
+        question must never get the order-history FAQ instead of the order). An answer about a
+        series is only fit for a question naming that series (`series_ids`, from entity
+        extraction): "tell me about Frieren" shares most of its n-grams with "tell me about
+        Chainsaw Man".
         """
         family = next((f for f in INTENT_FAMILIES if intent in f), None)
         if family is None or language not in self._index or not text.strip():
@@ -91,7 +96,10 @@ class ResponseCache:
         vectorizer, matrix, owners = self._index[language]
         entries = self._entries[language]
         scores = (matrix @ vectorizer.transform([text]).T).toarray().ravel()
-        fit = np.array([entries[o]["intent"] in family for o in owners])
+        named = set(series_ids or ())
+        fit = np.array([
+            entries[o]["intent"] in family and entries[o].get("series_id") in (None, *named) for o in owners
+        ])
         scores = np.where(fit, scores, 0.0)
         best = int(np.argmax(scores))
         if scores[best] < min_similarity:

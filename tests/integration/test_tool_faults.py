@@ -133,3 +133,19 @@ async def test_stalled_orders_service_is_cut_at_its_timeout(runner, store):
     store.reset()
     result, _ = await _turn(runner, "where is my order MA-10001?", user_id="C1001")
     assert "MA-10001" in result.text and result.metadata.degraded == []
+
+
+async def test_catalog_down_answers_from_retrieval_with_a_note(runner, monkeypatch):
+    # The catalog is in-process; its calls are cut by a timeout no lookup can meet.
+    monkeypatch.setenv("MANGAASSIST_TOOL_TIMEOUTS_S", '{"catalog": 0.000001}')
+    get_settings.cache_clear()
+    get_breakers.cache_clear()
+    for message, note in [
+        ("tell me about Frieren", "catalog isn't responding"),
+        ("フリーレンについて教えて", "カタログが応答していない"),
+    ]:
+        result, wall = await _turn(runner, message)
+        assert "catalog" in result.metadata.degraded
+        assert note in result.text
+        assert "Frieren" in result.text or "フリーレン" in result.text
+        _within_deadline(wall)

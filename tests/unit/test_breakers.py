@@ -125,8 +125,12 @@ def test_response_cache_has_100_answers_in_both_languages_and_serves_paraphrases
     assert hit is not None and hit.entry_id == "faq-en-international"
     hit = cache.lookup("送料無料になるのはいくらからですか", "ja", "shipping_info", ja)
     assert hit is not None and hit.entry_id == "faq-ja-free-shipping"
-    hit = cache.lookup("what's one piece about?", "en", "product_question", en)
+    hit = cache.lookup("what's one piece about?", "en", "product_question", en, series_ids=["one-piece"])
     assert hit is not None and hit.series_id == "one-piece"
+    # A series answer never answers a question about another series, however alike the wording.
+    other = cache.lookup("ワンピースについて教えて", "ja", "product_question", ja, series_ids=["frieren"])
+    assert other is None or other.series_id in (None, "frieren")
+    assert cache.lookup("what's one piece about?", "en", "product_question", en, series_ids=[]) is None
     assert cache.lookup("where is my order?", "en", "order_status", en) is None
     assert cache.lookup("recommend a horror manga like Junji Ito", "en", "recommendation", en) is None
 

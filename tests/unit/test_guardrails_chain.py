@@ -78,6 +78,14 @@ async def test_competitor_removed_or_replaced(services):
     assert replaced.text == "our store has it too." and replaced.fired == ["competitor"]
 
 
+async def test_competitor_names_that_are_ordinary_words_only_count_as_names(services):
+    story = "Kei becomes the target of a manhunt. It's in stock."
+    kept = await run_chain(story, _ctx(services))
+    assert kept.text == story and "competitor" not in kept.fired
+    named = await run_chain("It's in stock. Target also sells it. So does AMAZON.", _ctx(services))
+    assert named.text == "It's in stock." and named.fired == ["competitor"]
+
+
 async def test_unknown_store_ids_removed_in_one_batch(services):
     real = services.catalog.volume("monster", 1, "print", "EN").asin
     result = await run_chain(f"Get {real}. Also B0ZZZZZZZZ and B0YYYYYYYY are bonus editions.", _ctx(services))
