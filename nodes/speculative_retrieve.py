@@ -11,8 +11,12 @@ from graph.timing import timed
 from graph.resources import services as load_services
 from mangaassist.settings import get_settings
 from nodes.plan_tools import RETRIEVAL_INTENTS
+from tools.entities import extract_entities
+from tools.intent import rule_intent
 from tools.rerank import TURN_DOC_TYPES
 from tools.retrieval import SearchFilters
+
+_NO_SEARCH = frozenset({"order_status", "escalation", "chitchat"})
 
 
 @timed
@@ -23,6 +27,11 @@ async def speculative_retrieve(state: State, runtime: Runtime[Context]) -> dict[
     # The sequential baseline (graph/builder.py) runs this after routing: skip what no answer uses.
     if not speculative and state.get("intent") not in RETRIEVAL_INTENTS:
         return {"retrieval": {"used": False, "speculative": False, "doc_ids": [], "hits": []}}
+    # Speculation the rules stage already knows to be wasted is not started: an order question, a
+    # hand-off or a greeting uses no search result. (Only the cheap rules; the classifier's verdict
+    # is what the search must not wait for.)
+    if speculative and rule_intent(extract_entities(state["user_text"], services.catalog).masked_text) in _NO_SEARCH:
+        return {"retrieval": {"used": False, "speculative": True, "doc_ids": [], "hits": []}}
     # Either language: a Japanese question may be answered by an English synopsis and back.
     hits = await services.retrieval.search(
         state["user_text"], services.settings.retrieval_k, SearchFilters(doc_types=TURN_DOC_TYPES)

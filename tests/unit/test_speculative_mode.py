@@ -68,14 +68,19 @@ async def test_sequential_mode_retrieves_after_routing_only_for_intents_using_it
     assert state["result"]["metadata"]["retrieval"]["speculative"] is False
 
 
-async def test_default_mode_searches_beside_routing_even_when_the_intent_wastes_it(warm_retrieval):
+async def test_default_mode_searches_beside_routing_unless_the_rules_already_know(warm_retrieval):
     compiled = graph.builder.builder.compile(checkpointer=InMemorySaver())
-    order, state = await _turn(compiled, "where is my order?")
-    assert state["intent"] == "order_status"
-    # Same step: both updates arrive before planning; the search ran though no answer uses it.
+    # The classifier decides this one: the search starts in the same step as routing, before
+    # the intent is known, and its hits are there when planning starts.
+    order, state = await _turn(compiled, "did the stuff I bought last week leave the warehouse yet")
+    assert state["intent_stage"] == "classifier"
     position = {node: order.index(node) for node in order}
     assert max(position["classify_intent"], position["speculative_retrieve"]) < position["plan_tools"]
     assert state["retrieval"]["speculative"] is True and state["retrieval"]["hits"]
+    # A rule-decided order question needs no search result: none is started.
+    order, state = await _turn(compiled, "where is my order?")
+    assert state["intent"] == "order_status" and state["intent_stage"] == "rules"
+    assert state["retrieval"]["speculative"] is True and state["retrieval"]["hits"] == []
 
 
 async def test_a_simulated_latency_delays_its_step(monkeypatch, services):
