@@ -16,7 +16,7 @@ from tools.intent import rule_intent
 from tools.rerank import TURN_DOC_TYPES
 from tools.retrieval import SearchFilters
 
-_NO_SEARCH = frozenset({"order_status", "escalation", "chitchat"})
+_NO_SEARCH = frozenset({"order_status", "escalation", "chitchat", "price_check"})
 
 
 @timed
@@ -28,7 +28,7 @@ async def speculative_retrieve(state: State, runtime: Runtime[Context]) -> dict[
     if not speculative and state.get("intent") not in RETRIEVAL_INTENTS:
         return {"retrieval": {"used": False, "speculative": False, "doc_ids": [], "hits": []}}
     # Speculation the rules stage already knows to be wasted is not started: an order question, a
-    # hand-off or a greeting uses no search result. (Only the cheap rules; the classifier's verdict
+    # hand-off, a greeting or a price question (priced from the catalog) uses no search result. (Only the cheap rules; the classifier's verdict
     # is what the search must not wait for.)
     if speculative and rule_intent(extract_entities(state["user_text"], services.catalog).masked_text) in _NO_SEARCH:
         return {"retrieval": {"used": False, "speculative": True, "doc_ids": [], "hits": []}}
