@@ -19,13 +19,16 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
+from prometheus_client.core import CounterMetricFamily
 from pydantic import BaseModel, Field
 
 from graph.breakers import get_breakers
+from guardrails import metrics as guard_metrics
 from mangaassist.contracts import TurnResult
 from mangaassist.settings import Settings
 
@@ -175,6 +178,23 @@ _TURN_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30
 BREAKER_STATE_VALUES = {"closed": 0.0, "half-open": 1.0, "open": 2.0}
 
 
+class GuardEventCollector:
+    """The guards' own process counters (`guardrails/metrics.py`) as `mangaassist_guard_events_total`:
+    injections refused and PII redacted on input (by language or kind), output stages fired and
+    stage errors (by stage)."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        """One sample per event and label, read at scrape time."""
+        family = CounterMetricFamily(
+            "mangaassist_guard_events", "Guardrail events by kind.", labels=["event", "label"]
+        )
+        for key, value in sorted(guard_metrics.snapshot().items()):
+            event, _, label = key.partition(":")
+            if label:
+                family.add_metric([event, label], value)
+        yield family
+
+
 class Telemetry:
     """The metrics registry and analytics sink of one application."""
 
@@ -197,6 +217,7 @@ class Telemetry:
                                     ["scope"], registry=r)
         self.feedback = Counter("mangaassist_feedback", "Ratings of answers.", ["rating", "language"], registry=r)
         self.escalations = Counter("mangaassist_escalations", "Handoff tickets opened.", ["language"], registry=r)
+        r.register(GuardEventCollector())
 
     def session_hash(self, session_id: str) -> str:
         """Keyed, so a session id cannot be confirmed by hashing guesses."""

@@ -248,6 +248,8 @@ def test_metrics_are_prometheus_text(api):
                  tier="grounded", guardrail_action="none") >= 1
     assert value("mangaassist_turns", "mangaassist_turns_total", guardrail_action="blocked", language="en") >= 1
     assert value("mangaassist_guardrail_fired", "mangaassist_guardrail_fired_total", stage="prompt_injection") >= 1
+    assert value("mangaassist_guard_events", "mangaassist_guard_events_total",
+                 event="input.prompt_injection", label="en") >= 1
     assert value("mangaassist_node_latency_seconds", "mangaassist_node_latency_seconds_count",
                  node="classify_intent", language="ja") >= 1
     assert value("mangaassist_turn_latency_seconds", "mangaassist_turn_latency_seconds_count", language="ja") >= 1
