@@ -33,7 +33,8 @@ def to_tools(state: State) -> list[ToolNode | Literal["assemble_prompt"]]:
     return list(tools) or ["assemble_prompt"]
 
 
-def _models_configured() -> bool:
+def models_configured() -> bool:
+    """Whether any model tier has credentials (else the grounded responder answers)."""
     return any(tier.enabled for tier in get_model_tiers().values())
 
 
@@ -59,7 +60,7 @@ def to_responder(state: State) -> Responder:
         return "respond_grounded"
     if unavailable_dependencies(state.get("tool_results", {})):
         return "respond_from_cache"  # a tool is down: say so, from what still works
-    if not _models_configured():
+    if not models_configured():
         return "respond_grounded"  # the embedded default without credentials
     if state.get("intent") in get_settings().cache_first_intents:
         return "respond_from_cache"

@@ -8,13 +8,15 @@ import gc
 import prompts
 from graph.models import get_model_tiers
 from tools.registry import Services, get_services
+from tools.response_cache import get_response_cache
 
 
 def load_all() -> Services:
-    """Load data, the intent model, templates and model tiers (blocking: call from a thread)."""
+    """Load data, the intent model, templates, model tiers and the response cache (blocking: call from a thread)."""
     services = get_services()
     prompts.preload()
     get_model_tiers()
+    get_response_cache()
     # The store data, indexes and models are half a million objects that live as long as the
     # process; a full collection walking them holds the event loop for most of a second.
     # Collect once now, then leave them out of every later collection.

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Any, Literal
@@ -20,6 +19,7 @@ from langgraph.graph.state import CompiledStateGraph
 from pydantic import BaseModel, Field
 
 from graph.builder import builder
+from graph.locks import SessionLocks
 from graph.resources import load_all
 from graph.state import Context
 from guardrails.input import InputIssue, size_issue
@@ -79,7 +79,7 @@ class TurnRunner:
         self.settings = settings
         self._checkpointer = checkpointer
         self._stack = AsyncExitStack()
-        self._locks: defaultdict[str, asyncio.Lock] | AdvisorySessionLocks = defaultdict(asyncio.Lock)
+        self._locks: SessionLocks | AdvisorySessionLocks = SessionLocks()
         self.graph: CompiledStateGraph[Any, Any, Any, Any]
         self.store: SessionStore
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any, Self
@@ -30,6 +29,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from graph.locks import SessionLocks
 from graph.store import SCHEMA, FeedbackRecord, SessionRecord, SessionStore, TicketRecord
 from mangaassist.settings import Settings
 
@@ -130,7 +130,7 @@ async def postgres_checkpointer(dsn: str) -> AsyncIterator[AsyncPostgresSaver]:
 class AdvisorySessionLocks:
     """`locks[session_id]` is held around a turn; it excludes that session's turns in every replica.
 
-    It stands in for the runner's per-process `defaultdict(asyncio.Lock)`: within the process an
+    It stands in for the runner's per-process `SessionLocks`: within the process an
     asyncio lock still queues the session's turns (so a process holds at most one connection per
     session); across processes `pg_advisory_xact_lock` on a hash of the session id does. The lock
     is transaction-scoped: whatever ends the turn (result, error, cancellation, a dropped
@@ -139,7 +139,7 @@ class AdvisorySessionLocks:
 
     def __init__(self, dsn: str) -> None:
         self._dsn = dsn
-        self._local: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._local = SessionLocks()
         self._stack = AsyncExitStack()
         self._pool: AsyncConnectionPool[AsyncConnection[DictRow]] | None = None
 
@@ -153,10 +153,6 @@ class AdvisorySessionLocks:
 
     def __getitem__(self, session_id: str) -> AbstractAsyncContextManager[None]:
         return self._hold(session_id)
-
-    def pop(self, session_id: str, default: asyncio.Lock | None = None) -> asyncio.Lock | None:
-        """Forget a deleted session's in-process lock (the advisory lock needs no cleanup)."""
-        return self._local.pop(session_id, default)
 
     @asynccontextmanager
     async def _hold(self, session_id: str) -> AsyncIterator[None]:

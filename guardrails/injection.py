@@ -386,9 +386,10 @@ def _story_context(sig: Signal, text: str, end: int, start: int) -> bool:
 
 # Directive density: a message that keeps telling the assistant what it "will/must" do is writing
 # its instructions, whatever the words. (count needed, weight) per language.
+_EN_DIRECTIVE = re.compile(r"\byou (?:will|must|shall|should|are going to|have to|can now|are now|are no longer|won'?t|will not|cannot|can'?t|never|always|do not|don'?t) ")
 _DIRECTIVES = (
-    ("en", re.compile(r"\byou (?:will|must|shall|should|are going to|have to|can now|are now|are no longer|won'?t|will not|cannot|can'?t|never|always|do not|don'?t) "), 4, 0.6),
-    ("en", re.compile(r"\byou (?:will|must|shall|should|are going to|have to|can now|are now|are no longer|won'?t|will not|cannot|can'?t|never|always|do not|don'?t) "), 7, 0.4),
+    ("en", _EN_DIRECTIVE, 4, 0.6),
+    ("en", _EN_DIRECTIVE, 7, 0.4),
     ("ja", re.compile(r"(?:あなた|君|きみ|お前|おまえ)は|(?:しなければ|してはいけ|必ず|絶対に|決して)"), 4, 0.6),
     ("zh", re.compile(r"你(?:必须|必須|将|將|要|需要|只能|不能|不会|不會|会|會|永远|永遠|绝不|絕不)"), 4, 0.6),
     ("ko", re.compile(r"(?:너는|넌|당신은|네가|당신이)|(?:해야|반드시|절대)"), 5, 0.6),
@@ -478,8 +479,11 @@ def detect_injection(text: str) -> InjectionVerdict:
     if _CAPS_MODE.search(text):
         score += 0.6
         reasons.append("en:named_mode")
+    found: dict[re.Pattern[str], int] = {}
     for language, pattern, needed, weight in _DIRECTIVES:
-        if len(pattern.findall(canon)) >= needed:
+        if pattern not in found:
+            found[pattern] = len(pattern.findall(canon))
+        if found[pattern] >= needed:
             score += weight
             reasons.append(f"{language}:directive_density_{needed}")
     shape, shape_reasons = _jailbreak_shape(text, canon, score)

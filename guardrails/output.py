@@ -359,11 +359,11 @@ async def stage_price_accuracy(text: str, ctx: GuardContext) -> tuple[str, Stage
         fixed = format_price(amount, correct.currency)
         edits.append((m.start(), m.end(), fixed))
         record.details.append(f"rewrote {m.group().strip()} -> {fixed} ({correct.asin}{', list' if is_list else ''})")
+    documented_promos = {_discount_value(p) for p in _DISCOUNT.finditer(ctx.document_text)} if discounts else set()
     for d in discounts:
         percent = _discount_value(d)
         tied = _products_of(_nearest(d.start(), mentions, spans), ctx) or list(ctx.quotes.values())
-        promos = {q.percent_off for q in tied if q.percent_off}
-        promos |= {_discount_value(p) for p in _DISCOUNT.finditer(ctx.document_text)}
+        promos = {q.percent_off for q in tied if q.percent_off} | documented_promos
         if percent not in promos:
             record.details.append(f"removed invented discount {d.group().strip()}")
             edits.append((d.start(), d.end(), "\0DROP\0"))

@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime
 
 import prompts
 from graph.breakers import get_breakers, unavailable_dependencies
-from graph.models import get_model_tiers
+from graph.edges import models_configured
 from graph.state import Context, State, context_of
 from graph.timing import timed
 from mangaassist.contracts import TurnResult
@@ -56,7 +56,7 @@ async def finalize(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     breakers = get_breakers()
     context = context_of(runtime)
     # Tier 3: the model path has been down long enough that every answer says so.
-    banner_due = breakers.banner_due() and any(t.enabled for t in get_model_tiers().values())
+    banner_due = breakers.banner_due() and models_configured()
     result = TurnResult(
         request_id=state["request_id"],
         session_id=context.session_id,

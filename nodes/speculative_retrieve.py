@@ -16,8 +16,6 @@ from tools.intent import rule_intent
 from tools.rerank import TURN_DOC_TYPES
 from tools.retrieval import SearchFilters
 
-_NO_SEARCH = frozenset({"order_status", "escalation", "chitchat", "price_check"})
-
 
 @timed
 async def speculative_retrieve(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -27,10 +25,11 @@ async def speculative_retrieve(state: State, runtime: Runtime[Context]) -> dict[
     # The sequential baseline (graph/builder.py) runs this after routing: skip what no answer uses.
     if not speculative and state.get("intent") not in RETRIEVAL_INTENTS:
         return {"retrieval": {"used": False, "speculative": False, "doc_ids": [], "hits": []}}
-    # Speculation the rules stage already knows to be wasted is not started: an order question, a
-    # hand-off, a greeting or a price question (priced from the catalog) uses no search result. (Only the cheap rules; the classifier's verdict
-    # is what the search must not wait for.)
-    if speculative and rule_intent(extract_entities(state["user_text"], services.catalog).masked_text) in _NO_SEARCH:
+    # Speculation the rules stage already knows to be wasted is not started: an intent outside
+    # RETRIEVAL_INTENTS (an order question, a hand-off, a greeting, a price question) uses no search
+    # result. Only the cheap rules: the classifier's verdict is what the search must not wait for.
+    rule = rule_intent(extract_entities(state["user_text"], services.catalog).masked_text) if speculative else None
+    if rule is not None and rule not in RETRIEVAL_INTENTS:
         return {"retrieval": {"used": False, "speculative": True, "doc_ids": [], "hits": []}}
     # Either language: a Japanese question may be answered by an English synopsis and back.
     hits = await services.retrieval.search(

@@ -27,7 +27,6 @@ import prompts
 from graph.breakers import get_breakers
 from graph.runner import InputRejected, MessageNotFound, SessionForbidden, SessionNotFound, TurnRunner
 from guardrails.stream import StreamGuard
-from mangaassist.contracts import Language
 from mangaassist.settings import Settings, get_settings
 from server import telemetry
 from server.auth import bearer_user
@@ -35,7 +34,6 @@ from server.mcp import McpEndpoint
 from server.openapi import openapi_document
 from server.schemas import (
     PROTOCOL_VERSIONS,
-    SESSION_ID_PATTERN,
     ChatInitRequest,
     ChatInitResponse,
     ChatMessageRequest,
@@ -44,6 +42,8 @@ from server.schemas import (
     FeedbackRequest,
     FeedbackResponse,
     SessionResponse,
+    preferred_language,
+    valid_session_id,
 )
 from server.frames import ServerFrame, TurnFramer, error_text, framed_turn
 from server.ratelimit import RateLimiter, message_rule, open_rate_limiter
@@ -142,23 +142,6 @@ def _not_found(exc: LookupError | PermissionError) -> ApiError:
     if isinstance(exc, MessageNotFound):
         return ApiError(404, "message_not_found", "no answer of this session has that message_id")
     return ApiError(404, "session_not_found", "unknown session")
-
-
-def preferred_language(accept_language: str | None) -> Language:
-    """English or Japanese, whichever `Accept-Language` ranks higher; English when it names neither."""
-    best: tuple[float, Language] = (0.0, "en")
-    for part in (accept_language or "").split(","):
-        tag, _, params = part.strip().partition(";")
-        primary = tag.strip().lower().split("-")[0]
-        if primary not in ("en", "ja"):
-            continue
-        try:
-            quality = float(params.strip()[2:]) if params.strip().startswith("q=") else 1.0
-        except ValueError:
-            continue
-        if quality > best[0]:
-            best = (quality, "ja" if primary == "ja" else "en")
-    return best[1]
 
 
 async def chat_init(request: Request) -> Response:
@@ -279,7 +262,7 @@ async def chat_escalate(request: Request) -> Response:
 def _path_session(request: Request) -> str:
     session_id: str = request.path_params["session_id"]
     # An id that could never have been issued is as unknown as any other.
-    if len(session_id) > 128 or not re.fullmatch(SESSION_ID_PATTERN, session_id):
+    if not valid_session_id(session_id):
         raise ApiError(404, "session_not_found", "unknown session")
     return session_id
 

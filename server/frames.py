@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-import weakref
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
@@ -19,6 +18,7 @@ from langchain_core.messages import RemoveMessage
 from pydantic import BaseModel, ConfigDict, Field
 
 import prompts
+from graph.locks import SessionLocks
 from graph.runner import TurnRunner
 from guardrails.stream import StreamGuard
 from mangaassist.contracts import ProductCard, TurnResult
@@ -134,11 +134,6 @@ def error_text(language: str, code: str, **values: Any) -> str:
     return texts.get(code, texts["internal"]).format(**values)
 
 
-def language_of(accept_language: str | None) -> str:
-    """"ja" when the client prefers Japanese (`Accept-Language: ja…`), else "en"."""
-    return "ja" if (accept_language or "").strip().lower().startswith("ja") else "en"
-
-
 def rated(result: TurnResult, catalog: Catalog) -> RatedTurnResult:
     """Add each card's series rating for protocol 2."""
     cards = []
@@ -248,15 +243,7 @@ async def discard_unfinished_turn(runner: TurnRunner, session_id: str, request_i
     return True
 
 
-_turn_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-
-
-def _session_lock(session_id: str) -> asyncio.Lock:
-    # Weak values: a session's lock lives only while a turn holds or waits for it.
-    lock = _turn_locks.get(session_id)
-    if lock is None:
-        lock = _turn_locks[session_id] = asyncio.Lock()
-    return lock
+_turn_locks = SessionLocks()
 
 
 async def _drive(events: AsyncIterator[dict[str, Any]], queue: asyncio.Queue[dict[str, Any] | Exception | None]) -> None:
@@ -288,7 +275,7 @@ async def framed_turn(
     # generator would instead be finalised whenever it is collected, after the clean-up.
     # The runner's session lock is released when the graph run ends, before the clean-up: this
     # lock also covers the clean-up, so the session's next streamed turn starts from a clean state.
-    async with _session_lock(session_id):
+    async with _turn_locks[session_id]:
         queue: asyncio.Queue[dict[str, Any] | Exception | None] = asyncio.Queue()
         graph_run = asyncio.create_task(_drive(runner.stream(
             message, session_id=session_id, user_id=user_id, request_id=framer.request_id,

@@ -11,6 +11,7 @@ from pydantic.json_schema import models_json_schema
 
 from mangaassist.contracts import TurnResult
 from server.schemas import (
+    SESSION_ID_MAX,
     SESSION_ID_PATTERN,
     ChatInitRequest,
     ChatInitResponse,
@@ -104,7 +105,7 @@ def _operation(op: Operation, refs: dict[tuple[type[BaseModel], str], dict[str, 
     if op.session_param:
         out["parameters"] = [{
             "name": "session_id", "in": "path", "required": True,
-            "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": SESSION_ID_PATTERN},
+            "schema": {"type": "string", "minLength": 1, "maxLength": SESSION_ID_MAX, "pattern": SESSION_ID_PATTERN},
         }]
     return out
 

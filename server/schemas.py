@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,7 +12,14 @@ from graph.store import EscalationSummary, Rating
 from mangaassist.contracts import Language
 
 SESSION_ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
-SessionId = Annotated[str, Field(min_length=1, max_length=128, pattern=SESSION_ID_PATTERN)]
+SESSION_ID_MAX = 128
+SessionId = Annotated[str, Field(min_length=1, max_length=SESSION_ID_MAX, pattern=SESSION_ID_PATTERN)]
+
+
+def valid_session_id(session_id: str) -> bool:
+    """Whether a session id from a path or query string has the form bodies require."""
+    return len(session_id) <= SESSION_ID_MAX and re.fullmatch(SESSION_ID_PATTERN, session_id) is not None
+
 HintKey = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")]
 HintValue = Annotated[str, Field(max_length=256)]
 
@@ -107,3 +115,20 @@ class ErrorResponse(BaseModel):
     """Every error response: `{"error": {"code", "message"}}`."""
 
     error: ErrorBody
+
+
+def preferred_language(accept_language: str | None) -> Language:
+    """English or Japanese, whichever `Accept-Language` ranks higher; English when it names neither."""
+    best: tuple[float, Language] = (0.0, "en")
+    for part in (accept_language or "").split(","):
+        tag, _, params = part.strip().partition(";")
+        primary = tag.strip().lower().split("-")[0]
+        if primary not in ("en", "ja"):
+            continue
+        try:
+            quality = float(params.strip()[2:]) if params.strip().startswith("q=") else 1.0
+        except ValueError:
+            continue
+        if quality > best[0]:
+            best = (quality, "ja" if primary == "ja" else "en")
+    return best[1]

@@ -31,11 +31,10 @@ from server.frames import (
     TurnFramer,
     error_text,
     framed_turn,
-    language_of,
     new_request_id,
 )
 from server.ratelimit import RateLimiter, message_rule
-from server.schemas import PROTOCOL_VERSIONS, SESSION_ID_PATTERN
+from server.schemas import PROTOCOL_VERSIONS, preferred_language, valid_session_id
 from server.telemetry import bind_request_id, count_rate_limited, unbind_request_id
 from tools.registry import get_services
 
@@ -112,7 +111,7 @@ async def _identify(conn: _Connection) -> None:
     except InvalidToken as exc:
         raise _Refused("invalid_token", close=True) from exc
     session_id = ws.query_params.get("session_id")
-    if session_id is not None and (len(session_id) > 128 or not re.fullmatch(SESSION_ID_PATTERN, session_id)):
+    if session_id is not None and not valid_session_id(session_id):
         raise _Refused("invalid_session_id", close=True)
     conn.session_id = session_id or new_request_id()
     # Refused at the handshake, so nothing of another caller's session is touched or queued;
@@ -227,7 +226,7 @@ async def chat_ws(websocket: WebSocket) -> None:
         runner=websocket.state.runner,
         limiter=websocket.state.limiter,
         version=0,
-        language=language_of(websocket.headers.get("accept-language")),
+        language=preferred_language(websocket.headers.get("accept-language")),
     )
     version = _version(websocket.query_params.get("protocol_version"))
     try:

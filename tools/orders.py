@@ -70,7 +70,8 @@ class OrdersTool(ABC):
         if order_ids:
             # Filtered again here: a remote service that ignored the filter must not widen the answer.
             found = [o for o in found if o.order_id in order_ids]
-            missing = [o for o in order_ids if o not in {f.order_id for f in found}]
+            found_ids = {f.order_id for f in found}
+            missing = [o for o in order_ids if o not in found_ids]
             return OrderLookup(signed_in=True, orders=found, not_found=missing)
         return OrderLookup(signed_in=True, orders=found[:limit])
 
