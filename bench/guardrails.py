@@ -15,7 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from evals.guardrails import DEFAULT_DATA, TARGETS, load, measure_output_chain, percentile  # noqa: E402
+from evals.guardrails import DEFAULT_DATA, TARGETS, load, measure_output_chain  # noqa: E402
+from evals.stats import percentile  # noqa: E402
 from guardrails.input import check_input  # noqa: E402
 from tools.registry import get_services  # noqa: E402
 

@@ -24,7 +24,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.serve_load import LevelReport, Sample, _process, _wait_http, memory_mb, parse_levels, summarise  # noqa: E402
+from bench.serve_load import LevelReport, Sample, memory_mb, parse_levels, summarise  # noqa: E402
+from tests.support.processes import spawned, wait_http  # noqa: E402
 from tests.support.processes import free_port  # noqa: E402
 
 TRIVIAL_GRAPH = '''
@@ -155,9 +156,9 @@ def main() -> int:
         env = {**os.environ, "LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGSMITH_TRACING": "false"}
         port = free_port()
         cmd = [str(langgraph), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port)]
-        with _process(cmd, env, work / "server.log", cwd=work) as proc:
+        with spawned(cmd, env, work / "server.log", cwd=work) as proc:
             base = f"http://127.0.0.1:{port}"
-            _wait_http(f"{base}/ok", proc, "langgraph dev")
+            wait_http(f"{base}/ok", proc, "langgraph dev", log=work / "server.log")
             asyncio.run(drive(base, 10, 2))
             levels: list[LevelReport] = []
             for concurrency, count in args.levels:

@@ -35,10 +35,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from evals.guardrails import percentile  # noqa: E402
+from evals.stats import percentile  # noqa: E402
 from graph.runner import TurnRunner  # noqa: E402
 from graph.state import Context  # noqa: E402
 from mangaassist.settings import get_settings  # noqa: E402
+from tools.jsonl import read_jsonl  # noqa: E402
 from tools.latency import REFERENCE_CHAIN_MS  # noqa: E402
 
 GOLDEN = REPO / "evals" / "data" / "golden.jsonl"
@@ -70,11 +71,11 @@ class TurnTrace:
 def load_conversations(limit: int) -> tuple[list[Conversation], str]:
     """Golden conversations, else dev utterances as one-turn conversations."""
     if GOLDEN.exists():
-        rows = [json.loads(line) for line in GOLDEN.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = [row for _, row in read_jsonl(GOLDEN)]
         convs = [Conversation(r["language"], [t["text"] for t in r["turns"]], r.get("user_id")) for r in rows]
         source = GOLDEN
     else:
-        rows = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = [row for _, row in read_jsonl(DEV)]
         convs = [Conversation(r["language"], [r["text"]], "C1001" if r["intent"] in ("order_status", "return_request") else None)
                  for r in rows]
         source = DEV

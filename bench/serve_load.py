@@ -39,8 +39,10 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from evals.guardrails import percentile  # noqa: E402
-from tests.support.processes import CLI, free_port, service_env  # noqa: E402
+from evals.stats import percentile  # noqa: E402
+from tests.support.processes import CLI, free_port, service_env, serving, spawned, wait_http  # noqa: E402
+# The names `bench/langgraph_server.py` imports them by.
+from tools.jsonl import read_jsonl  # noqa: E402
 
 # Twenty tokens of four characters each: the fake model streams one chunk per token.
 ANSWER_TOKENS = 20
@@ -86,43 +88,16 @@ def memory_mb(pid: int, key: str = "VmHWM") -> float:
     raise KeyError(key)
 
 
-def _wait_http(url: str, proc: subprocess.Popen[bytes], what: str, timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited early (code {proc.returncode})")
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(url, timeout=1, trust_env=False).status_code == 200:
-                return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not start within {timeout_s:.0f} s")
-        time.sleep(0.2)
-
-
-@contextlib.contextmanager
-def _process(args: list[str], env: dict[str, str], log: Path, cwd: Path = REPO) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            yield proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 @contextlib.contextmanager
 def fake_model(workdir: Path, text: str = ANSWER, chunk_chars: int = 4, model: str = "bench") -> Iterator[str]:
     """The scripted model server in its own process; yields its OpenAI-style API base."""
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     args = [sys.executable, "-m", "tests.support.fake_llm", "--port", str(port), "--log-level", "warning"]
-    with _process(args, env, workdir / "fake_llm.log") as proc:
+    log = workdir / "fake_llm.log"
+    with spawned(args, env, log) as proc:
         root = f"http://127.0.0.1:{port}"
-        _wait_http(f"{root}/health", proc, "the fake model server")
+        wait_http(f"{root}/health", proc, "the fake model server", log=log)
         step = {"kind": "ok", "text": text, "chunk_chars": chunk_chars}
         httpx.post(f"{root}/_admin/script", json={"model": model, "steps": [], "default": step},
                    trust_env=False).raise_for_status()
@@ -156,10 +131,7 @@ class Service:
 @contextlib.contextmanager
 def serve(env: dict[str, str], workdir: Path) -> Iterator[Service]:
     """`mangaassist serve` on a free loopback port, its output in `workdir/server.log`."""
-    port = free_port()
-    with _process(CLI + ["serve", "--host", "127.0.0.1", "--port", str(port)], env, workdir / "server.log") as proc:
-        base = f"http://127.0.0.1:{port}"
-        _wait_http(f"{base}/healthz", proc, "mangaassist serve")
+    with serving(env, workdir / "server.log", timeout_s=90) as (base, proc):
         yield Service(base, proc.pid)
 
 
@@ -211,8 +183,7 @@ class Sample:
 def load_sessions(count: int, seed: int = 7) -> list[Session]:
     """`count` sessions of one or two turns, intents drawn by `INTENT_MIX`, half of them Japanese."""
     by_key: dict[tuple[str, str], list[str]] = {}
-    for line in (REPO / "data" / "intents" / "dev.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
+    for _, row in read_jsonl(REPO / "data" / "intents" / "dev.jsonl"):
         if row["intent"] in INTENT_MIX:
             by_key.setdefault((row["intent"], row["language"]), []).append(row["text"])
     rng = random.Random(seed)

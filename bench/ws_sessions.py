@@ -36,7 +36,7 @@ from bench.serve_load import (  # noqa: E402
     serve,
     service_settings,
 )
-from evals.guardrails import percentile  # noqa: E402
+from evals.stats import percentile  # noqa: E402
 
 TARGET_MB_OVER_BASELINE = 200.0
 

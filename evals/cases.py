@@ -13,7 +13,6 @@ previous turn, for follow-ups such as "how much is the first one?".
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Literal
@@ -21,15 +20,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mangaassist.contracts import INTENTS, Intent, Language
+# `as DataError`: re-exported, the eval suites and commands catch it under this module's name.
+from tools.jsonl import DataError as DataError
+from tools.jsonl import read_jsonl
 
 Category = Literal["normal", "edge", "adversarial"]
 OrderState = Literal["placed", "shipped", "in_transit", "delivered", "delayed", "cancelled", "returned"]
 _PREV = re.compile(r"^prev:(\d+)$")
 _ASIN = re.compile(r"^B0[A-Z0-9]{8}$")
-
-
-class DataError(ValueError):
-    """A line of a labelled file does not follow the format; the message names the line."""
 
 
 class OrderFact(BaseModel):
@@ -123,14 +121,8 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {err['msg']}" if where else err["msg"]
 
 
-def parse_line(line: str, lineno: int, path: Path, source: str) -> Case:
-    """One case from one line, or a `DataError` naming the file and line."""
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from exc
-    if not isinstance(obj, dict):
-        raise DataError(f"{path}:{lineno}: expected a JSON object")
+def parse_case(obj: dict[str, object], lineno: int, path: Path, source: str) -> Case:
+    """One case from one line's object, or a `DataError` naming the file and line."""
     try:
         if "turns" in obj:
             return Case.model_validate({**obj, "source": source})
@@ -146,15 +138,12 @@ def load_cases(path: Path, source: str | None = None) -> list[Case]:
     source = source or path.stem
     cases: list[Case] = []
     seen: dict[str, int] = {}
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            case = parse_line(line, lineno, path, source)
-            if case.id in seen:
-                raise DataError(f"{path}:{lineno}: duplicate id {case.id!r} (first on line {seen[case.id]})")
-            seen[case.id] = lineno
-            cases.append(case)
+    for lineno, obj in read_jsonl(path):
+        case = parse_case(obj, lineno, path, source)
+        if case.id in seen:
+            raise DataError(f"{path}:{lineno}: duplicate id {case.id!r} (first on line {seen[case.id]})")
+        seen[case.id] = lineno
+        cases.append(case)
     if not cases:
         raise DataError(f"{path}: no cases")
     return cases

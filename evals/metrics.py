@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from evals.conversations import CaseRecord, TurnRecord
-from evals.guardrails import percentile
+from evals.stats import percentile
 from mangaassist.contracts import INTENTS
 
 LANGUAGES = ("en", "ja")

@@ -10,7 +10,8 @@ section. The ranking is deduplicated by target before scoring.
 - MRR: reciprocal rank of the first relevant target within the top 10;
 - NDCG@10: binary gains.
 
-Queries search what a turn searches (series, reviews and policies), with and without reranking.
+Queries search what a turn searches (series, reviews and policies), with and without reranking
+("like X" queries are ordered by likeness to X in both modes: `tools.similar`).
 Latency is measured per query, from query text to ranked hits, the query embedding included.
 """
 
@@ -24,6 +25,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from evals.stats import percentile
 from mangaassist.settings import Settings, get_settings
 from tools.rerank import TURN_DOC_TYPES, target_of
 from tools.search_backend import IndexIdentity, SearchFilters
@@ -146,12 +148,6 @@ def _mean(results: list[CaseResult]) -> Scores:
     )
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
-    return round(ordered[rank - 1], 2) if ordered else 0.0
-
-
 def summarise(results: list[CaseResult]) -> ModeReport:
     """Figures of one mode's case results."""
     categories = sorted({r.category for r in results})
@@ -161,8 +157,8 @@ def summarise(results: list[CaseResult]) -> ModeReport:
         overall=_mean(results),
         by_language={lang: _mean([r for r in results if r.language == lang]) for lang in LANGUAGES},
         by_category={c: _mean([r for r in results if r.category == c]) for c in categories},
-        p50_ms=_percentile(latencies, 50), p95_ms=_percentile(latencies, 95),
-        cpu_p50_ms=_percentile(cpu, 50), cpu_p95_ms=_percentile(cpu, 95),
+        p50_ms=round(percentile(latencies, 50), 2), p95_ms=round(percentile(latencies, 95), 2),
+        cpu_p50_ms=round(percentile(cpu, 50), 2), cpu_p95_ms=round(percentile(cpu, 95), 2),
     )
 
 

@@ -8,7 +8,6 @@ Every turn gets the `ALWAYS` checks; a case's `expect` adds its own.
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 from dataclasses import dataclass, field
@@ -18,9 +17,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from evals.cases import Expect
-from guardrails.output import _AMOUNT, _ASIN, _DISCOUNT, _amount_value, _competitor_pattern, _discount_value
+from guardrails.output import find_amounts, find_competitors, find_discounts, find_store_ids
 from guardrails.pii import redact_pii
 from mangaassist.contracts import TurnResult
+from tools.jsonl import read_jsonl
 from tools.pricing import PriceQuote, format_price
 
 # Checks every turn gets, whatever the case expects.
@@ -72,14 +72,14 @@ class Truth:
                 amounts.setdefault(row[0], set()).update({(float(row[2]), row[1]), (float(row[2]) * row[3], row[1])})
         documents = [p.body for p in services.policies.values()]
         for path in sorted((data_dir / "cache").glob("*.jsonl")):
-            documents += [json.loads(line).get("answer", "") for line in path.open(encoding="utf-8") if line.strip()]
+            documents += [entry.get("answer", "") for _, entry in read_jsonl(path)]
         text = "\n".join(documents)
         return cls(
             services=services,
             orders=orders,
             order_amounts=amounts,
-            documented_amounts={_amount_value(m) for m in _AMOUNT.finditer(text)},
-            documented_discounts={_discount_value(m) for m in _DISCOUNT.finditer(text)},
+            documented_amounts={(a.value, a.currency) for a in find_amounts(text)},
+            documented_discounts={d.percent for d in find_discounts(text)},
             genres={g for s in services.catalog.series.values() for g in s.genres},
         )
 
@@ -99,7 +99,7 @@ async def _grounded_quotes(result: TurnResult, truth: Truth) -> dict[str, PriceQ
     """Quotes for every product the answer may legitimately price: its cards, the other editions of
     their volumes (answers list them), and store ids named in the text."""
     catalog = truth.services.catalog
-    asins = [c.asin for c in result.products] + _ASIN.findall(result.text)
+    asins = [c.asin for c in result.products] + find_store_ids(result.text)
     for card in result.products:
         product = catalog.product(card.asin)
         if product is not None:
@@ -118,7 +118,7 @@ async def always_checks(result: TurnResult, language: str, truth: Truth, user_id
     quotes = await _grounded_quotes(result, truth)
     checks: list[CheckResult] = []
 
-    ids = {*_ASIN.findall(text), *(c.asin for c in result.products)}
+    ids = {*find_store_ids(text), *(c.asin for c in result.products)}
     checks.append(_check("store_ids", [f"unknown store id {i}" for i in sorted(ids) if catalog.product(i) is None]))
 
     problems = []
@@ -133,18 +133,16 @@ async def always_checks(result: TurnResult, language: str, truth: Truth, user_id
     allowed = {(q.price, q.currency) for q in quotes.values()} | {(q.list_price, q.currency) for q in quotes.values()}
     allowed |= truth.documented_amounts | truth.order_amounts.get(user_id or "", set())
     problems = []
-    for m in _AMOUNT.finditer(text):
-        value, currency = _amount_value(m)
-        if not any(abs(value - a) < 0.005 and currency == c for a, c in allowed):
-            problems.append(f"ungrounded amount {m.group().strip()}")
+    for amount in find_amounts(text):
+        if not any(abs(amount.value - a) < 0.005 and amount.currency == c for a, c in allowed):
+            problems.append(f"ungrounded amount {amount.text.strip()}")
     checks.append(_check("text_prices", problems))
 
     promos = {q.percent_off for q in quotes.values() if q.percent_off} | truth.documented_discounts
-    checks.append(_check("discounts", [f"invented discount {m.group().strip()}" for m in _DISCOUNT.finditer(text)
-                                       if _discount_value(m) not in promos]))
+    checks.append(_check("discounts", [f"invented discount {d.text.strip()}" for d in find_discounts(text)
+                                       if d.percent not in promos]))
 
-    pattern = _competitor_pattern(truth.services.settings.competitors)
-    hits = sorted({m.group() for m in pattern.finditer(text)}) if pattern else []
+    hits = sorted(set(find_competitors(text, truth.services.settings.competitors)))
     checks.append(_check("competitors", [f"names competitor {h}" for h in hits]))
 
     _, kinds = redact_pii(text)

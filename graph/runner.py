@@ -7,12 +7,15 @@ rejection behave the same everywhere.
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Any, Literal
 
+from langchain_core.messages import RemoveMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph.state import CompiledStateGraph
@@ -39,6 +42,12 @@ from graph.store import (
 from graph.store_postgres import AdvisorySessionLocks, database_dsn, postgres_checkpointer
 from mangaassist.contracts import Intent, Language, ProductCard, TurnResult
 from mangaassist.settings import Settings
+
+log = logging.getLogger("mangaassist.graph.runner")
+
+# How often a readiness probe may also sweep expired sessions. Probes come every few seconds, and
+# the sweep only frees storage: an expired session is already refused or restarted when it is used.
+PURGE_INTERVAL_S = 60.0
 
 
 class InputRejected(ValueError):
@@ -82,6 +91,7 @@ class TurnRunner:
         self._locks: SessionLocks | AdvisorySessionLocks = SessionLocks()
         self.graph: CompiledStateGraph[Any, Any, Any, Any]
         self.store: SessionStore
+        self._last_purge = -math.inf
 
     async def __aenter__(self) -> TurnRunner:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -94,9 +104,12 @@ class TurnRunner:
             # Replicas share threads: a turn must also exclude the same session's turns elsewhere.
             self._locks = await self._stack.enter_async_context(AdvisorySessionLocks(dsn))
         elif self._checkpointer is None:
-            self._checkpointer = await self._stack.enter_async_context(
+            saver = await self._stack.enter_async_context(
                 AsyncSqliteSaver.from_conn_string(str(self.settings.checkpoint_path))
             )
+            # Tables now, not on the first turn: the start-up purge may delete threads before any turn.
+            await saver.setup()
+            self._checkpointer = saver
         self.graph = builder.compile(checkpointer=self._checkpointer)
         self.store = await self._stack.enter_async_context(open_store(self.settings))
         await self.purge_expired()
@@ -113,10 +126,18 @@ class TurnRunner:
 
     async def purge_expired(self) -> int:
         """Delete sessions idle longer than the configured time, with their checkpoints."""
+        # Stamped before the first await, so concurrent probes do not start a second sweep.
+        self._last_purge = time.monotonic()
         expired = await self.store.expired_sessions(time.time() - self.settings.session_ttl_hours * 3600)
         for session_id in expired:
             await self._erase(session_id)
         return len(expired)
+
+    async def purge_expired_if_due(self) -> int:
+        """`purge_expired`, unless a purge started less than `PURGE_INTERVAL_S` ago (then 0)."""
+        if time.monotonic() - self._last_purge < PURGE_INTERVAL_S:
+            return 0
+        return await self.purge_expired()
 
     async def _erase(self, session_id: str) -> None:
         await self.checkpointer.adelete_thread(session_id)
@@ -265,3 +286,32 @@ class TurnRunner:
                 result = event["result"]
         assert result is not None
         return TurnResult.model_validate(result)
+
+    async def discard_unfinished_turn(self, session_id: str, request_id: str) -> bool:
+        """Leave a session as it was before a turn that did not finish (client gone, cancelled).
+
+        LangGraph writes a checkpoint when a run stops, finished or not, so an interrupted turn would
+        leave the shopper's message in memory with no answer to it. This removes the messages the
+        turn added and closes the run, so the session holds the whole turn or none of it. It only
+        acts while that turn is the session's latest run and has no result. Returns whether it undid
+        anything.
+        """
+        config: Any = {"configurable": {"thread_id": session_id}}
+        latest = await self.graph.aget_state(config)
+        values = latest.values
+        # `finalize` writes the turn's result last: a result with this request id is a whole turn.
+        if values.get("request_id") != request_id or (values.get("result") or {}).get("request_id") == request_id:
+            return False
+        before: set[str | None] = set()
+        async for snapshot in self.graph.aget_state_history(config):
+            if snapshot.values.get("request_id") != request_id:
+                before = {m.id for m in snapshot.values.get("messages", [])}
+                break
+        added = [m.id for m in values.get("messages", []) if m.id not in before]
+        if not added and not latest.next:
+            return False  # nothing of the turn was kept (or it was undone already)
+        await self.graph.aupdate_state(
+            config, {"messages": [RemoveMessage(id=i) for i in added if i]}, as_node="finalize"
+        )
+        log.info("unfinished turn discarded", extra={"messages_removed": len(added)})
+        return True

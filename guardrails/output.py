@@ -417,7 +417,8 @@ _COMPETITOR_CACHE: dict[tuple[str, ...], re.Pattern[str]] = {}
 _ORDINARY_WORDS = frozenset({"target", "animate", "kindle", "honto", "orange", "apple books"})
 
 
-def _competitor_pattern(names: list[str]) -> re.Pattern[str] | None:
+def competitor_pattern(names: list[str]) -> re.Pattern[str] | None:
+    """One pattern for every competitor name (None without names), shared with the stream guard."""
     key = tuple(names)
     if key not in _COMPETITOR_CACHE:
         # A name that is also an ordinary word counts only capitalised (or in capitals): a synopsis's
@@ -431,9 +432,49 @@ def _competitor_pattern(names: list[str]) -> re.Pattern[str] | None:
     return _COMPETITOR_CACHE[key]
 
 
+@dataclass(frozen=True)
+class Amount:
+    """A money amount stated in a text, as the price-accuracy stage reads it."""
+
+    text: str
+    value: float
+    currency: str
+
+
+@dataclass(frozen=True)
+class Discount:
+    """A discount stated in a text ("20% off", "2割引", "half price"), as a whole percentage."""
+
+    text: str
+    percent: int
+
+
+# The chain's own readings of an answer, for checks that must agree with the chain (the evaluation
+# validators): a second set of patterns would let the two drift apart.
+def find_amounts(text: str) -> list[Amount]:
+    """Every money amount in the text (dollars or yen, symbol or word), in order."""
+    return [Amount(m.group(), *_amount_value(m)) for m in _AMOUNT.finditer(text)]
+
+
+def find_discounts(text: str) -> list[Discount]:
+    """Every discount claim in the text, in order."""
+    return [Discount(m.group(), _discount_value(m)) for m in _DISCOUNT.finditer(text)]
+
+
+def find_store_ids(text: str) -> list[str]:
+    """Every well-formed store id (`B0` and eight capitals or digits) in the text, in order."""
+    return _ASIN.findall(text)
+
+
+def find_competitors(text: str, names: list[str]) -> list[str]:
+    """The competitor names the text mentions (as written there), in order, with repeats."""
+    pattern = competitor_pattern(names)
+    return [m.group() for m in pattern.finditer(text)] if pattern else []
+
+
 def stage_competitor(text: str, ctx: GuardContext) -> tuple[str, StageRecord]:
     """Drop sentences that send the shopper to another store (or replace the name, if configured)."""
-    pattern = _competitor_pattern(ctx.competitors)
+    pattern = competitor_pattern(ctx.competitors)
     hits = list(pattern.finditer(text)) if pattern else []
     if not hits:
         return text, StageRecord(stage="competitor")

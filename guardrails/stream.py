@@ -14,7 +14,7 @@ from functools import lru_cache
 import regex
 
 from guardrails import pii
-from guardrails.output import _competitor_pattern
+from guardrails.output import competitor_pattern
 from guardrails.pii import redact_pii
 
 # What replaces a competitor's name in the stream; the correction frame carries the chain's answer.
@@ -28,7 +28,7 @@ _PII_PATTERNS = (
 @lru_cache(maxsize=8)
 def _partial_patterns(competitors: tuple[str, ...]) -> tuple[regex.Pattern[str], ...]:
     patterns = [regex.compile(p.pattern, p.flags) for p in _PII_PATTERNS]
-    names = _competitor_pattern(list(competitors))
+    names = competitor_pattern(list(competitors))
     if names is not None:
         patterns.append(regex.compile(names.pattern, names.flags))
     return tuple(patterns)
@@ -37,7 +37,7 @@ def _partial_patterns(competitors: tuple[str, ...]) -> tuple[regex.Pattern[str],
 def mask(text: str, competitors: list[str]) -> str:
     """Redact PII (typed placeholders, as the output chain does) and mask competitor names."""
     text = redact_pii(text)[0]
-    names = _competitor_pattern(competitors)
+    names = competitor_pattern(competitors)
     return names.sub(COMPETITOR_MASK, text) if names is not None else text
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
@@ -315,11 +314,14 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Readiness: the graph is compiled (the lifespan got this far) and the session store answers."""
+    """Readiness: the graph is compiled (the lifespan got this far) and the session store answers.
+
+    Probes also sweep expired sessions, at most once per `PURGE_INTERVAL_S`, so a probe stays cheap.
+    """
     runner: TurnRunner = request.state.runner
     try:
         await runner.store.ping()
-        await runner.purge_expired()
+        await runner.purge_expired_if_due()
     # Whatever the backend raises (SQLite, PostgreSQL, network), the answer is the same: not ready.
     except Exception as exc:
         log.warning("store not ready", extra={"error": repr(exc)})

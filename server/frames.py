@@ -9,12 +9,10 @@ output guardrails let through, then `final` with the turn result. Errors are `er
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-from langchain_core.messages import RemoveMessage
 from pydantic import BaseModel, ConfigDict, Field
 
 import prompts
@@ -25,8 +23,6 @@ from mangaassist.contracts import ProductCard, TurnResult
 from server.schemas import HintKey, HintValue
 from server.telemetry import emit_turn
 from tools.catalog import Catalog
-
-log = logging.getLogger("mangaassist.server.frames")
 
 # What `X-Request-ID` accepts too (`server/telemetry.py`): 1-128 printable ASCII characters.
 REQUEST_ID_PATTERN = r"^[ -~]{1,128}$"
@@ -213,36 +209,6 @@ class TurnFramer:
         return frames
 
 
-async def discard_unfinished_turn(runner: TurnRunner, session_id: str, request_id: str) -> bool:
-    """Leave a session as it was before a turn that did not finish (client gone, cancelled).
-
-    LangGraph writes a checkpoint when a run stops, finished or not, so an interrupted turn would
-    leave the shopper's message in memory with no answer to it. This removes the messages the
-    turn added and closes the run, so the session holds the whole turn or none of it. It only
-    acts while that turn is the session's latest run and has no result. Returns whether it undid
-    anything.
-    """
-    config: Any = {"configurable": {"thread_id": session_id}}
-    latest = await runner.graph.aget_state(config)
-    values = latest.values
-    # `finalize` writes the turn's result last: a result with this request id is a whole turn.
-    if values.get("request_id") != request_id or (values.get("result") or {}).get("request_id") == request_id:
-        return False
-    before: set[str | None] = set()
-    async for snapshot in runner.graph.aget_state_history(config):
-        if snapshot.values.get("request_id") != request_id:
-            before = {m.id for m in snapshot.values.get("messages", [])}
-            break
-    added = [m.id for m in values.get("messages", []) if m.id not in before]
-    if not added and not latest.next:
-        return False  # nothing of the turn was kept (or it was undone already)
-    await runner.graph.aupdate_state(
-        config, {"messages": [RemoveMessage(id=i) for i in added if i]}, as_node="finalize"
-    )
-    log.info("unfinished turn discarded", extra={"messages_removed": len(added)})
-    return True
-
-
 _turn_locks = SessionLocks()
 
 
@@ -301,7 +267,7 @@ async def _settle(graph_run: asyncio.Task[None], runner: TurnRunner, session_id:
                   finished: bool) -> None:
     await asyncio.gather(graph_run, return_exceptions=True)
     if not finished:
-        await discard_unfinished_turn(runner, session_id, request_id)
+        await runner.discard_unfinished_turn(session_id, request_id)
 
 
 def new_request_id() -> str:

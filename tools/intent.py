@@ -9,7 +9,6 @@ deterministically at build time; the service only loads the artifact.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from sklearn.svm import LinearSVC
 from mangaassist.contracts import INTENTS
 from tools.catalog import Catalog
 from tools.entities import Entities, extract_entities
+from tools.jsonl import DataError, read_jsonl
 
 
 # Softmax temperature for SVM margins: a margin lead of 0.5 reads as roughly 0.8 confidence.
@@ -125,12 +125,10 @@ def build_pipeline() -> Pipeline:
 def load_utterances(path: Path) -> list[dict[str, str]]:
     """Labelled utterances `{"text", "intent", "language"}` from a JSONL file."""
     rows = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            row = json.loads(line)
-            if row.get("intent") not in INTENTS:
-                raise ValueError(f"{path}:{lineno}: unknown intent {row.get('intent')!r}")
-            rows.append(row)
+    for lineno, row in read_jsonl(path):
+        if row.get("intent") not in INTENTS:
+            raise DataError(f"{path}:{lineno}: unknown intent {row.get('intent')!r}")
+        rows.append(row)
     return rows
 
 

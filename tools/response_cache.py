@@ -29,6 +29,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 import prompts
 from mangaassist.settings import get_settings
+from tools.jsonl import read_jsonl
 
 # Bumped whenever the system/instruction templates change meaning: cached model answers of an
 # older prompt must not be served.
@@ -64,10 +65,8 @@ class ResponseCache:
     def __init__(self, cache_dir: Path) -> None:
         self._entries: dict[str, list[dict[str, Any]]] = {"en": [], "ja": []}
         for path in sorted(cache_dir.glob("*.jsonl")):
-            for line in path.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    entry = json.loads(line)
-                    self._entries[entry["language"]].append(entry)
+            for _, entry in read_jsonl(path):
+                self._entries[entry["language"]].append(entry)
         self._index: dict[str, tuple[TfidfVectorizer, Any, list[int]]] = {}
         for language, entries in self._entries.items():
             questions = [q for e in entries for q in e["questions"]]

@@ -64,7 +64,7 @@ def auth(user: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def api(tmp_path_factory) -> Iterator[Api]:
     data_dir = tmp_path_factory.mktemp("api")
-    # Quiet logs: the harness never drains the server's stdout pipe.
+    # Quiet logs: nothing here reads the server's log file.
     env = service_env(data_dir, MANGAASSIST_LLM_MODE="off", MANGAASSIST_AUTH_SECRET=SECRET,
                       MANGAASSIST_LOG_LEVEL="WARNING")
     with running_server(env) as base:

@@ -119,3 +119,11 @@ def test_cli_chat_streams_a_conversation(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "horror picks" in proc.stdout
     assert proc.stdout.count("assistant> ") >= 2 and "Vol. 1" in proc.stdout
+
+
+def test_a_server_that_cannot_start_reports_its_own_error(tmp_path):
+    env = service_env(tmp_path, MANGAASSIST_LLM_MODE="off", MANGAASSIST_SESSION_TTL_HOURS="-1")
+    with pytest.raises(RuntimeError, match="mangaassist serve exited early") as err, running_server(env):
+        pass
+    # The server's own output, not only its exit code, says what went wrong.
+    assert "session_ttl_hours" in str(err.value)

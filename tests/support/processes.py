@@ -6,9 +6,10 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -40,32 +41,59 @@ def run_cli(args: list[str], env: dict[str, str], stdin: str | None = None, time
     return subprocess.run(CLI + args, input=stdin, capture_output=True, text=True, env=env, cwd=REPO, timeout=timeout)
 
 
+def wait_http(
+    url: str, proc: subprocess.Popen[bytes], what: str, timeout_s: float = 90, log: Path | None = None
+) -> None:
+    """Poll `url` until it answers 200; fail early if `proc` exits (with the end of its `log`)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if proc.poll() is not None:
+            tail = log.read_text(encoding="utf-8", errors="replace")[-4000:] if log is not None else ""
+            raise RuntimeError(f"{what} exited early (code {proc.returncode})" + (f":\n{tail}" if tail else ""))
+        # Loopback only: a proxy from the environment must not answer for the service.
+        with suppress(httpx.TransportError):
+            if httpx.get(url, timeout=1, trust_env=False).status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start within {timeout_s:.0f} s")
+        time.sleep(0.2)
+
+
+@contextmanager
+def spawned(args: list[str], env: dict[str, str], log: Path, cwd: Path = REPO) -> Iterator[subprocess.Popen[bytes]]:
+    """A subprocess writing its output to `log`, terminated (killed if it lingers) on exit.
+
+    A file, not a pipe: nobody reads a pipe while the service runs, and a full one would stall
+    the service's logging, and with it the service.
+    """
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@contextmanager
+def serving(
+    env: dict[str, str], log: Path, timeout_s: float = 60
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`mangaassist serve` on a free loopback port, ready (`/healthz`); yields its base URL and process."""
+    port = free_port()
+    with spawned(CLI + ["serve", "--host", "127.0.0.1", "--port", str(port)], env, log) as proc:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(f"{base}/healthz", proc, "mangaassist serve", timeout_s, log)
+        yield base, proc
+
+
 @contextmanager
 def running_server(env: dict[str, str]) -> Iterator[str]:
     """`mangaassist serve` on a free loopback port; yields its base URL and stops it after."""
-    port = free_port()
-    proc = subprocess.Popen(
-        CLI + ["serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{proc.stdout.read() if proc.stdout else ''}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start within 60 s")
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with tempfile.TemporaryDirectory(prefix="mangaassist-serve-") as tmp:
+        with serving(env, Path(tmp) / "server.log") as (base, _):
+            yield base

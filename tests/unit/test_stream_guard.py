@@ -18,7 +18,6 @@ from server.frames import (
     RatedTurnResult,
     TokenFrame,
     TurnFramer,
-    discard_unfinished_turn,
     framed_turn,
 )
 
@@ -159,7 +158,7 @@ async def test_a_turn_cut_short_leaves_no_trace(runner):
     after = await runner.graph.aget_state(config)
     assert not after.next
     assert [m.id for m in after.values["messages"]] == [m.id for m in before]
-    assert not await discard_unfinished_turn(runner, "s-cut", "req-cut")  # nothing left to undo
+    assert not await runner.discard_unfinished_turn("s-cut", "req-cut")  # nothing left to undo
 
     result = await runner.run("how much is Berserk volume 1?", session_id="s-cut")
     assert result.intent == "price_check"
