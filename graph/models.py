@@ -1,15 +1,16 @@
-"""Model tiers: one litellm-backed chat model per tier, each behind its own breaker and retries."""
+"""Model tiers: one streamed litellm model per tier, each behind its own breaker and retries."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -17,8 +18,7 @@ import httpx  # noqa: E402
 import litellm  # noqa: E402
 import openai  # noqa: E402
 import pybreaker  # noqa: E402
-from langchain_core.messages import BaseMessage  # noqa: E402
-from langchain_litellm import ChatLiteLLM  # noqa: E402
+from litellm import CustomStreamWrapper, ModelResponseStream  # noqa: E402
 from tenacity import (  # noqa: E402
     AsyncRetrying,
     RetryCallState,
@@ -28,14 +28,15 @@ from tenacity import (  # noqa: E402
 )
 
 from graph.breakers import DependencyBreaker, get_breakers  # noqa: E402
+from graph.token_bucket import TokenBucket  # noqa: E402
 from mangaassist.settings import Settings, get_settings  # noqa: E402
-from server.ratelimit import TokenBucket  # noqa: E402
-from server.telemetry import count_rate_limited  # noqa: E402
 
 litellm.suppress_debug_info = True
 litellm.telemetry = False
 
 TierName = Literal["primary", "secondary"]
+# A chat message as litellm takes it: {"role": ..., "content": ...}.
+ChatMessage = dict[str, str]
 RETRYABLE = (
     litellm.exceptions.RateLimitError,
     litellm.exceptions.InternalServerError,
@@ -88,6 +89,25 @@ def _retry_after_s(exc: BaseException) -> float:
     return 0.0
 
 
+def _delta_text(chunk: ModelResponseStream) -> str:
+    """The text a streamed chunk adds (role-only, usage-only and tool chunks add none)."""
+    if not chunk.choices:
+        return ""
+    content = chunk.choices[0].delta.content
+    return content if isinstance(content, str) else ""
+
+
+# Who counts model calls refused by the cap (the served app's metrics). Graph code does not import
+# the server: the server registers its counter here.
+_cap_refusal_reporter: Callable[[str], None] | None = None
+
+
+def report_cap_refusals_to(reporter: Callable[[str], None] | None) -> None:
+    """Have `reporter("model")` called for each model call the cap refuses (None: nobody)."""
+    global _cap_refusal_reporter
+    _cap_refusal_reporter = reporter
+
+
 @dataclass
 class ModelTier:
     """One model tier with its breaker."""
@@ -102,25 +122,41 @@ class ModelTier:
     # Shared by every tier of the process: `model_calls_per_s`.
     call_cap: TokenBucket
 
-    def chat_model(self, timeout_s: float) -> ChatLiteLLM:
-        """A LangChain chat model; LangGraph's `messages` stream mode sees its tokens."""
-        kwargs: dict[str, object] = {}
-        if self.api_base:
-            kwargs["api_base"] = self.api_base
-        if self.api_key:
-            kwargs["api_key"] = self.api_key
-        return ChatLiteLLM(
-            model=self.model,
-            streaming=True,
-            temperature=self.settings.llm_temperature,
-            max_tokens=self.settings.llm_max_tokens,
-            request_timeout=timeout_s,
-            max_retries=0,
+    @cached_property
+    def _request(self) -> dict[str, object]:
+        """The litellm arguments every call of this tier shares, built once."""
+        request: dict[str, object] = {
+            "model": self.model,
+            "stream": True,
+            "temperature": self.settings.llm_temperature,
+            "max_tokens": self.settings.llm_max_tokens,
+            # Constant, not the turn's remaining budget (`generate` enforces that): litellm keys its
+            # cached HTTP client on the timeout, so a per-call value built a new client and
+            # connection for every call.
+            "timeout": self.settings.llm_timeout_s,
             # Retries are ours (tenacity, before the first token only); the HTTP client's are off.
-            model_kwargs={"max_retries": 0},
-            tags=[f"tier:{self.name}"],
-            **kwargs,
+            "max_retries": 0,
+        }
+        if self.api_base:
+            request["api_base"] = self.api_base
+        if self.api_key:
+            request["api_key"] = self.api_key
+        return request
+
+    async def _deltas(self, messages: list[ChatMessage]) -> AsyncIterator[str]:
+        """The answer's text as the model streams it."""
+        # litellm.acompletion directly, not a LangChain chat model: tokens reach the shopper
+        # through the graph's custom stream writer, so LangChain's per-call model object,
+        # callbacks and message conversion were pure cost (about a fifth of the call's CPU).
+        # With stream=True litellm always answers with its stream wrapper.
+        stream = cast(
+            CustomStreamWrapper, await litellm.acompletion(messages=messages, **self._request)
         )
+        # Closing frees the connection at once when the stream ends early (deadline, error).
+        async with contextlib.aclosing(stream):
+            async for chunk in stream:
+                if delta := _delta_text(chunk):
+                    yield delta
 
     @property
     def ready(self) -> bool:
@@ -128,7 +164,7 @@ class ModelTier:
         return self.enabled and self.breaker.admits()
 
     async def generate(
-        self, messages: list[BaseMessage], on_token: Callable[[str], Awaitable[None]], deadline: float
+        self, messages: list[ChatMessage], on_token: Callable[[str], Awaitable[None]], deadline: float
     ) -> str:
         """Stream an answer by `deadline` (monotonic), calling `on_token` per delta.
 
@@ -140,15 +176,14 @@ class ModelTier:
         if not self.enabled:
             raise TierUnavailable(f"{self.name}: no credentials configured")
         settings = self.settings
-        budget = deadline - time.monotonic()
-        if budget <= 0:
+        if deadline <= time.monotonic():
             raise TierUnavailable(f"{self.name}: no time left in the turn")
         if not self.call_cap.take().allowed:
             # Over the cap the tier counts as unavailable: the fallback edge answers instead,
             # and the turn's `metadata.degraded` names the skipped tier.
-            count_rate_limited("model")
+            if _cap_refusal_reporter is not None:
+                _cap_refusal_reporter("model")
             raise TierUnavailable(f"{self.name}: model call cap reached")
-        model = self.chat_model(min(settings.llm_timeout_s, budget))
         emitted = False
         backoff = wait_exponential_jitter(multiplier=0.1, max=1.0, jitter=0.1)
 
@@ -169,26 +204,19 @@ class ModelTier:
             nonlocal emitted
             parts: list[str] = []
             async with asyncio.timeout(max(left(), 0.0)):
-                stream = model.astream(messages).__aiter__()
-                first = True
-                while True:
-                    try:
-                        if first:
-                            # A first token later than the TTFT target is treated as a stall.
-                            first_token_s = min(
-                                settings.llm_first_token_timeout_s, settings.ttft_target_s, left()
-                            )
-                            chunk = await asyncio.wait_for(stream.__anext__(), timeout=first_token_s)
-                        else:
-                            chunk = await stream.__anext__()
-                    except StopAsyncIteration:
-                        break
-                    first = False
-                    delta = chunk.content if isinstance(chunk.content, str) else ""
-                    if delta:
+                deltas = self._deltas(messages)
+                async with contextlib.aclosing(deltas):
+                    # A first token later than the TTFT target is treated as a stall; the wait
+                    # covers sending the request too.
+                    first_token_s = min(
+                        settings.llm_first_token_timeout_s, settings.ttft_target_s, left()
+                    )
+                    delta = await asyncio.wait_for(anext(deltas, None), first_token_s)
+                    while delta is not None:
                         emitted = True
                         parts.append(delta)
                         await on_token(delta)
+                        delta = await anext(deltas, None)
             text = "".join(parts).strip()
             if not text:
                 raise litellm.exceptions.APIConnectionError(

@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.config import get_stream_writer
 from langgraph.runtime import Runtime
 
 from graph.breakers import get_breakers
-from graph.models import TierName, TierUnavailable, get_model_tiers
+from graph.models import ChatMessage, TierName, TierUnavailable, get_model_tiers
 from graph.state import Context, State, context_of
 from graph.timing import timed
 from mangaassist.settings import get_settings
@@ -18,13 +17,13 @@ from tools.latency import simulate
 from tools.response_cache import AnswerCache, get_answer_cache
 
 
-def prompt_messages(prompt: dict[str, Any]) -> list[BaseMessage]:
+def prompt_messages(prompt: dict[str, Any]) -> list[ChatMessage]:
     """The chat messages a model tier receives."""
-    messages: list[BaseMessage] = [SystemMessage(content=prompt["system"])]
+    messages: list[ChatMessage] = [{"role": "system", "content": prompt["system"]}]
     for turn in prompt["history"]:
-        cls = HumanMessage if turn["role"] == "user" else AIMessage
-        messages.append(cls(content=turn["content"]))
-    messages.append(HumanMessage(content=prompt["user"]))
+        role = "user" if turn["role"] == "user" else "assistant"
+        messages.append({"role": role, "content": turn["content"]})
+    messages.append({"role": "user", "content": prompt["user"]})
     return messages
 
 

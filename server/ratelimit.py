@@ -9,26 +9,16 @@ through one atomic Lua script (the check and the take cannot interleave between 
 from __future__ import annotations
 
 import logging
-import math
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from pydantic import BaseModel
-
+from graph.token_bucket import RateDecision, TokenBucket, retry_after
 from mangaassist.settings import Settings
 
 Scope = Literal["user", "guest"]
 log = logging.getLogger("mangaassist.ratelimit")
-
-
-class RateDecision(BaseModel):
-    """Whether one more message may go through, and if not, when to try again."""
-
-    allowed: bool
-    retry_after_s: int = 0
 
 
 @dataclass(frozen=True)
@@ -55,31 +45,6 @@ def message_rule(settings: Settings, user_id: str | None, session_id: str) -> Ra
     if user_id is not None:
         return RateRule("user", f"user:{user_id}", settings.rate_customer_per_min)
     return RateRule("guest", f"guest:{session_id}", settings.rate_guest_per_min)
-
-
-def _retry_after(tokens: float, per_second: float) -> int:
-    # Whole seconds (the Retry-After header has no fractions), never 0 for a refusal.
-    return max(1, math.ceil((1.0 - tokens) / per_second))
-
-
-class TokenBucket:
-    """One in-process bucket; also the per-process cap on model calls (`graph/models.py`)."""
-
-    def __init__(self, capacity: float, per_second: float) -> None:
-        self.capacity = capacity
-        self.per_second = per_second
-        self._tokens = capacity
-        self._at = time.monotonic()
-
-    def take(self) -> RateDecision:
-        """Take one token if there is one."""
-        now = time.monotonic()
-        self._tokens = min(self.capacity, self._tokens + (now - self._at) * self.per_second)
-        self._at = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return RateDecision(allowed=True)
-        return RateDecision(allowed=False, retry_after_s=_retry_after(self._tokens, self.per_second))
 
 
 class RateLimiter(Protocol):
@@ -149,7 +114,7 @@ class RedisRateLimiter:
             return RateDecision(allowed=True)
         if int(allowed):
             return RateDecision(allowed=True)
-        return RateDecision(allowed=False, retry_after_s=_retry_after(float(tokens), rule.per_second))
+        return RateDecision(allowed=False, retry_after_s=retry_after(float(tokens), rule.per_second))
 
     async def aclose(self) -> None:
         """Close the connection pool."""

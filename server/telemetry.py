@@ -28,6 +28,7 @@ from prometheus_client.core import CounterMetricFamily
 from pydantic import BaseModel, Field
 
 from graph.breakers import get_breakers
+from graph.models import report_cap_refusals_to
 from guardrails import metrics as guard_metrics
 from mangaassist.contracts import TurnResult
 from mangaassist.settings import Settings
@@ -274,9 +275,14 @@ _active: Telemetry | None = None
 
 
 def activate(telemetry: Telemetry | None) -> None:
-    """Make `telemetry` the one the module-level functions report to (the served app's)."""
+    """Make `telemetry` the one the module-level functions report to (the served app's).
+
+    The model-call cap lives in graph code, which does not import the server: its refusals are
+    counted here by registering `count_rate_limited` with it.
+    """
     global _active
     _active = telemetry
+    report_cap_refusals_to(count_rate_limited if telemetry is not None else None)
 
 
 def emit_turn(result: TurnResult) -> None:
