@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from tools.catalog_build import load_series
+from tools.jsonl import read_jsonl
 from tools.models import Product, Review, Series
 from tools.text import compact, katakana_to_hiragana, normalize
 
@@ -59,10 +59,7 @@ class Catalog:
         for s in self.series.values():
             for name in (*s.aliases, s.title):
                 by_title[compact(name)] = s.series_id
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            raw = json.loads(line)
+        for _, raw in read_jsonl(path):
             series_id = raw.get("series_id") or by_title.get(compact(raw["series_title"]))
             if series_id is None:
                 raise ValueError(f"review for unknown series {raw.get('series_title')!r}")
@@ -167,6 +164,9 @@ def volume_for(series: Series, asked: int | None) -> int:
 
 def _written_as_name(text: str, word: str) -> bool:
     """A common word counts as a title/name only capitalised mid-sentence, or in capitals."""
-    if re.search(rf"\b{re.escape(word.upper())}\b", text) and len(word) > 1:
+    # Latin-only edges: Japanese written straight after the name ("MONSTERみたいな") is no part of it.
+    upper = rf"(?<![A-Za-z0-9]){re.escape(word.upper())}(?![A-Za-z0-9])"
+    if re.search(upper, text) and len(word) > 1:
         return True
-    return re.search(rf"(?<![.!?]\s)(?<!^)\b{re.escape(word.capitalize())}\b", text.strip()) is not None
+    capitalised = rf"(?<![.!?]\s)(?<!^)(?<![A-Za-z0-9]){re.escape(word.capitalize())}(?![A-Za-z0-9])"
+    return re.search(capitalised, text.strip()) is not None

@@ -88,6 +88,42 @@ def _has_word(text: str, word: str) -> bool:
     return _word_matcher(word)(text)
 
 
+# Misspelt genre words ("horor", "mistery", "thriler") still name the genre: one edit away from a
+# genre word of six or more letters. Shorter words are too close to ordinary ones ("fight"/"light").
+_TYPO_MIN_LEN = 6
+_GENRE_WORDS_FOR_TYPOS: dict[str, str] = {
+    word: genre
+    for genre, (_, words) in GENRES.items()
+    for word in words
+    if word.isascii() and word.isalpha() and len(word) >= _TYPO_MIN_LEN
+}
+_ASCII_WORD = re.compile(r"[a-z]{5,}")
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """Whether `a` becomes `b` by one insertion, deletion, substitution or adjacent swap."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = next((k for k in range(len(a)) if a[k] != b[k]), len(a))
+    if len(a) < len(b):
+        return a[i:] == b[i + 1 :]
+    swapped = a[i : i + 2] == b[i : i + 2][::-1] and a[i + 2 :] == b[i + 2 :]
+    return a[i + 1 :] == b[i + 1 :] or swapped
+
+
+def _misspelt_genres(text: str) -> list[str]:
+    found = []
+    for word in _ASCII_WORD.findall(text):
+        if word in _GENRE_WORDS_FOR_TYPOS:
+            continue
+        for known, genre in _GENRE_WORDS_FOR_TYPOS.items():
+            if genre not in found and _one_edit_apart(word, known):
+                found.append(genre)
+    return found
+
+
 def extract_entities(text: str, catalog: Catalog) -> Entities:
     """Find every entity in `text` (already normalised or not)."""
     norm = katakana_to_hiragana(normalize(text))
@@ -123,6 +159,7 @@ def extract_entities(text: str, catalog: Catalog) -> Entities:
     for genre, (_, words) in GENRES.items():
         if any(_has_word(masked_text, w) for w in words):
             ents.genres.append(genre)
+    ents.genres += [g for g in _misspelt_genres(masked_text) if g not in ents.genres]
     for demo, (_, words) in DEMOGRAPHICS.items():
         if any(_has_word(masked_text, w) for w in words):
             ents.demographic = demo

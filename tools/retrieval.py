@@ -4,6 +4,10 @@
 configured), the embedder the index was built with, and the reranker trained with it. It refuses
 to start when the configured embedding model differs from the index's: a query vector from one
 model compared against another model's document vectors would rank noise.
+
+A "like X" query ("horror like Uzumaki", "ベルセルクみたいな") is searched for X's neighbours instead:
+X's own stored vector and the request's other words, the hits reordered by likeness to X in
+catalog facts, X left out (`tools.similar`).
 """
 
 from __future__ import annotations
@@ -19,15 +23,25 @@ from pathlib import Path
 import numpy as np
 
 from mangaassist.settings import Settings
-from tools.catalog import Catalog
+from tools.catalog import Catalog, NameMatch
 from tools.embeddings import Embedder, get_embedder
 from tools.indexing import IndexReport, Progress, build_documents, load_seed, run_index, seed_path
 from tools.latency import simulate
+from tools.models import Series
 from tools.policies import load_policies
 from tools.rerank import RERANK_DEPTH, Reranker, RerankerModel, train
 from tools.rerank import load as load_reranker
 from tools.rerank import save as save_reranker
-from tools.search_backend import IndexedDoc, IndexIdentity, SearchBackend, SearchFilters, SearchHit
+from tools.search_backend import DocType, IndexedDoc, IndexIdentity, SearchBackend, SearchFilters, SearchHit
+from tools.similar import (
+    FUSED_WEIGHT,
+    Profile,
+    SimilarRequest,
+    compared_span,
+    likeness,
+    parse_similar,
+    spelled_like,
+)
 from tools.text import normalize, tokenize
 
 __all__ = ["IndexMismatch", "Retriever", "SearchFilters", "SearchHit", "make_backend", "open_retriever"]
@@ -35,6 +49,10 @@ __all__ = ["IndexMismatch", "Retriever", "SearchFilters", "SearchHit", "make_bac
 log = logging.getLogger(__name__)
 
 _QUERY_CACHE = 512
+# Documents that describe a series: what a "like X" search ranks (policies never answer one).
+_SERIES_DOC_TYPES: tuple[DocType, ...] = ("series", "reviews")
+# Candidates a "like X" search scores: catalog facts may lift a series from far down the fused list.
+SIMILAR_POOL = 50
 
 
 class IndexMismatch(RuntimeError):
@@ -81,11 +99,15 @@ class Retriever:
     identity: IndexIdentity | None
     vocabulary: frozenset[str]
     rerank_default: bool = True
+    catalog: Catalog | None = None
 
     def __post_init__(self) -> None:
         if self.identity is not None:
             self._check(self.identity)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        # Stored document vectors by content hash: a hash names one text embedded by the index's model.
+        self._doc_vectors: dict[str, np.ndarray] = {}
+        self._pending: dict[str, asyncio.Task[np.ndarray]] = {}
 
     def _check(self, identity: IndexIdentity) -> None:
         if self.embedder is not None and self.embedder.identity != identity.embedding:
@@ -104,27 +126,52 @@ class Retriever:
         self._cache.clear()
 
     async def embed_query(self, text: str) -> np.ndarray | None:
-        """The query vector from the index's own model (cached: a turn searches its text twice)."""
+        """The query vector from the index's own model.
+
+        Cached, and shared while it is computed: a turn's speculative search and its tool's own
+        search start moments apart with the same text, and must not embed it twice.
+        """
         if self.embedder is None:
             return None
-        key = text
-        vec = self._cache.get(key)
-        if vec is None:
+        vec = self._cache.get(text)
+        if vec is not None:
+            self._cache.move_to_end(text)
+            return vec
+        loop = asyncio.get_running_loop()
+        pending = self._pending.get(text)
+        if pending is None or pending.get_loop() is not loop:
+            pending = self._pending[text] = loop.create_task(self._embed(text))
+        # Shielded: one caller giving up (its timeout) must not cancel the others' embedding.
+        return await asyncio.shield(pending)
+
+    async def _embed(self, text: str) -> np.ndarray:
+        assert self.embedder is not None
+        try:
             await simulate("embed")
             vec = await asyncio.to_thread(self.embedder.embed_query, text)
-            self._cache[key] = vec
-            if len(self._cache) > _QUERY_CACHE:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(key)
+        finally:
+            self._pending.pop(text, None)
+        self._cache[text] = vec
+        if len(self._cache) > _QUERY_CACHE:
+            self._cache.popitem(last=False)
         return vec
 
     async def search(
         self, query: str, k: int, filters: SearchFilters | None = None, *, rerank: bool | None = None
     ) -> list[SearchHit]:
-        """The `k` best documents; the fused top-10 reranked unless `rerank` is False."""
+        """The `k` best documents; the fused top-10 reranked unless `rerank` is False.
+
+        A "like X" query is ordered by likeness to X instead, whatever `rerank` says: the reranker
+        learned to put the series a query names first, the one series such a query does not want.
+        """
         if self.identity is None:
             self._check(await self.backend.describe())
+        if self.catalog is not None and (similar := await self._similar(query, self.catalog)) is not None:
+            asked = filters.doc_types if filters and filters.doc_types else _SERIES_DOC_TYPES
+            doc_types = [t for t in asked if t in _SERIES_DOC_TYPES]
+            if doc_types:
+                narrowed = (filters or SearchFilters()).model_copy(update={"doc_types": doc_types})
+                return await self._search_similar(similar, k, narrowed, self.catalog)
         vector = await self.embed_query(query)
         await simulate("knn")
         hits = await self.backend.search(query, vector, max(k, RERANK_DEPTH), filters)
@@ -133,6 +180,95 @@ class Retriever:
             await simulate("rerank")
             hits = self.reranker.rerank(query, hits)
         return hits[:k]
+
+    async def _similar(self, query: str, catalog: Catalog) -> SimilarRequest | None:
+        """The "like X" reading of `query`, with an X the name look-up missed resolved from its span.
+
+        A compared span with a word no document contains ("like jujitsu kaisen") is taken to be a
+        title when one series is the best match of both legs (a misspelling keeps most of its
+        letters and its sense) and the span is spelt close to one of its names ("smells like
+        smoke" is no title); otherwise it stays unresolved.
+        """
+        similar = parse_similar(query, catalog)
+        if similar is not None:
+            return similar
+        span = compared_span(query)
+        if span is None:
+            return None
+        text = normalize(query)[span[0]:span[1]]
+        # A title that is also an everyday word counts only as written in the query ("MONSTERみたいな"):
+        # the catalog's own rule, applied to the span the cue isolates.
+        written = re.search(re.escape(text), query, re.IGNORECASE)
+        named = catalog.find_names(written.group()) if written else []
+        if len(named) == 1 and named[0].end - named[0].start == len(text):
+            return parse_similar(query, catalog, [NameMatch(named[0].kind, named[0].key, *span)])
+        if not self.unknown_terms(text):
+            return None
+        hits = await self.backend.search(text, await self.embed_query(text), RERANK_DEPTH,
+                                         SearchFilters(doc_types=["series"]))
+        if not hits:
+            return None
+        best = hits[0]
+        # Both legs must rank the same series first: one leg alone is fooled by a shared common word.
+        lexical = max(hits, key=lambda h: h.scores.get("lexical", 0.0))
+        dense = max(hits, key=lambda h: h.scores.get("dense", 0.0))
+        if best.series_id is None or {lexical.series_id, dense.series_id} != {best.series_id}:
+            return None
+        if not spelled_like(text, catalog.series[best.series_id]):
+            return None
+        return parse_similar(query, catalog, [NameMatch("series", best.series_id, *span)])
+
+    async def _anchor_vector(self, anchors: list[Series]) -> np.ndarray | None:
+        """The mean stored vector of the anchors' series documents (more-like-this on X's own text)."""
+        # The lexical leg alone finds them: every series document holds its titles (no query vector).
+        names = " ".join(f"{s.title} {s.title_ja} {' '.join(s.authors)}" for s in anchors)
+        docs = await self.backend.search(
+            names, None, 2 * len(anchors), SearchFilters(doc_types=["series"], series_ids=[s.series_id for s in anchors])
+        )
+        hashes = [h.doc.content_hash for h in docs if h.doc.content_hash]
+        missing = [h for h in hashes if h not in self._doc_vectors]
+        if missing:
+            self._doc_vectors.update(await self.backend.stored_vectors(missing))
+        found = [self._doc_vectors[h] for h in hashes if h in self._doc_vectors]
+        if not found:
+            return None
+        mean = np.mean(found, axis=0)
+        return (mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32)
+
+    async def _search_similar(
+        self, similar: SimilarRequest, k: int, filters: SearchFilters, catalog: Catalog
+    ) -> list[SearchHit]:
+        """Series like the anchors: a search with X's vector and the request's words (plus X's genre
+        and theme words), reordered by the candidates' likeness to X in catalog facts.
+
+        X's own series are left out; an author's own series follow the other authors' (`tools.similar`).
+        """
+        anchors = [catalog.series[s] for s in similar.anchors]
+        profile = Profile.of(anchors)
+        vectors = [v for v in (await self._anchor_vector(anchors),
+                               await self.embed_query(similar.rest) if tokenize(similar.rest) else None)
+                   if v is not None]
+        vector = None
+        if vectors:
+            total = np.sum(vectors, axis=0)
+            vector = (total / (np.linalg.norm(total) or 1.0)).astype(np.float32)
+        await simulate("knn")
+        hits = await self.backend.search(f"{similar.rest} {profile.terms()}", vector, SIMILAR_POOL, filters)
+        own_ids = {s.series_id for s in catalog.by_author(similar.author)} if similar.author else set()
+        excluded = set(similar.anchors) - own_ids
+        fused_max = max((h.scores.get("fused", h.score) for h in hits), default=1.0) or 1.0
+        scored = []
+        for h in hits:
+            series = catalog.series.get(h.series_id or "")
+            if series is None or series.series_id in excluded:
+                continue
+            fused = h.scores.get("fused", h.score) / fused_max
+            score = FUSED_WEIGHT * fused + likeness(profile, similar, series)
+            scores = dict(h.scores)
+            scores["rerank"] = round(score, 4)
+            scored.append(h.model_copy(update={"score": round(score, 4), "scores": scores}))
+        scored.sort(key=lambda h: (h.series_id in own_ids, -h.score))
+        return scored[:k]
 
     def unknown_terms(self, query: str) -> list[str]:
         """Words (4+ letters) and katakana names that cannot occur in any document."""
@@ -185,7 +321,7 @@ def open_retriever(settings: Settings, catalog: Catalog) -> Retriever:
     if not isinstance(backend, EmbeddedBackend):
         vocabulary = vocabulary_of(build_documents(settings.store_data_dir, catalog))
         return Retriever(backend=backend, embedder=embedder, reranker=reranker, identity=None,
-                         vocabulary=vocabulary, rerank_default=settings.rerank)
+                         vocabulary=vocabulary, rerank_default=settings.rerank, catalog=catalog)
     if not backend.has_index():
         log.warning("no search index in %s: building it now", settings.index_path)
         # A thread of its own: the caller may be a thread whose event loop is running.
@@ -199,4 +335,4 @@ def open_retriever(settings: Settings, catalog: Catalog) -> Retriever:
         log.warning("no reranker trained for this index: results keep their fused order")
     live = backend.live_sync()
     return Retriever(backend=backend, embedder=embedder, reranker=reranker, identity=live.identity,
-                     vocabulary=frozenset(live.term_ids), rerank_default=settings.rerank)
+                     vocabulary=frozenset(live.term_ids), rerank_default=settings.rerank, catalog=catalog)

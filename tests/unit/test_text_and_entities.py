@@ -60,3 +60,26 @@ def test_authors_genres_orders_and_references(services):
 def test_common_word_titles_need_capitals(services):
     assert extract_entities("recommend another horror manga", services.catalog).series_ids == []
     assert "another" in extract_entities("how many volumes does Another have?", services.catalog).series_ids
+    # In capitals right before Japanese text, a common-word title is still the title.
+    assert extract_entities("MONSTERみたいなサスペンス", services.catalog).series_ids == ["monster"]
+    assert extract_entities("NANAみたいな恋愛漫画", services.catalog).series_ids == ["nana"]
+    assert extract_entities("monsterみたいな話", services.catalog).series_ids == []
+
+
+@pytest.mark.parametrize(
+    "text, genres",
+    [
+        ("recomend me horor manga pls", ["horror"]),
+        ("any good mistery or thriler?", ["mystery", "thriller"]),
+        ("a psycological fnatasy", ["fantasy", "psychological"]),
+        ("horror and mystery", ["horror", "mystery"]),  # spelt right: found once, not twice
+    ],
+)
+def test_misspelt_genre_words_still_name_the_genre(services, text, genres):
+    assert sorted(extract_entities(text, services.catalog).genres) == sorted(genres)
+
+
+@pytest.mark.parametrize("text", ["is it in stock today", "light novel of berserk", "a famous author", "drams"])
+def test_short_or_distant_words_are_not_read_as_misspelt_genres(services, text):
+    # "light" is one letter from "fight" and "drams" from "drama": words that short are not guessed at.
+    assert extract_entities(text, services.catalog).genres == []

@@ -1,0 +1,56 @@
+"""Query vectors: computed once per text, even by searches that start together."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+from typing import Any
+
+import numpy as np
+
+from tools.embeddings import Embedder
+
+
+class CountingEmbedder(Embedder):
+    """The real embedder, counting the queries it embeds."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.identity = inner.identity
+        self.queries: list[str] = []
+        self._lock = threading.Lock()
+
+    def embed_documents(self, texts: Any) -> np.ndarray:
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        with self._lock:
+            self.queries.append(text)
+        return self.inner.embed_query(text)
+
+
+async def test_concurrent_searches_of_one_text_embed_it_once(services):
+    counting = CountingEmbedder(services.retrieval.embedder)
+    retrieval = dataclasses.replace(services.retrieval, embedder=counting)
+    text = "ホラー漫画のおすすめ horror"
+    first, second = await asyncio.gather(retrieval.search(text, 5), retrieval.search(text, 5))
+    assert counting.queries == [text]
+    assert [h.doc_id for h in first] == [h.doc_id for h in second]
+    # Later searches reuse the cached vector; another text is embedded on its own.
+    await retrieval.search(text, 3)
+    await retrieval.search("cooking manga", 3)
+    assert counting.queries == [text, "cooking manga"]
+
+
+async def test_a_caller_giving_up_does_not_cancel_the_shared_embedding(services):
+    counting = CountingEmbedder(services.retrieval.embedder)
+    retrieval = dataclasses.replace(services.retrieval, embedder=counting)
+    text = "バレーボールの漫画"
+    impatient = asyncio.create_task(retrieval.embed_query(text))
+    patient = asyncio.create_task(retrieval.embed_query(text))
+    await asyncio.sleep(0)
+    impatient.cancel()
+    vector = await patient
+    assert vector is not None and vector.shape == (counting.identity.dim,)
+    assert counting.queries == [text]

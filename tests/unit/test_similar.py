@@ -1,0 +1,139 @@
+""""Like X" queries: finding X, the rest of the request, likeness, and the search that leaves X out."""
+
+from __future__ import annotations
+
+import pytest
+
+from mangaassist.settings import get_settings
+from tools.catalog import Catalog
+from tools.rerank import TURN_DOC_TYPES
+from tools.search_backend import SearchFilters
+from tools.similar import Profile, SimilarRequest, compared_span, likeness, parse_similar, spelled_like
+from tools.text import normalize
+
+TURN = SearchFilters(doc_types=TURN_DOC_TYPES)
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog(get_settings().store_data_dir)
+
+
+@pytest.mark.parametrize(
+    ("query", "anchor", "genres"),
+    [
+        ("horror like Uzumaki", "uzumaki", ("horror",)),
+        ("thrillers like Monster", "monster", ("thriller",)),
+        ("something similar to Vinland Saga", "vinland-saga", ()),
+        ("for fans of Kaiji", "gambling-apocalypse-kaiji", ()),
+        ("if I loved Frieren what next", "frieren-beyond-journeys-end", ()),
+        ("Berserk fans would enjoy what dark fantasy?", "berserk", ("fantasy",)),
+        ("ベルセルクみたいなダークファンタジー", "berserk", ("fantasy",)),
+        ("フルーツバスケットに似た漫画", "fruits-basket", ()),
+        ("進撃の巨人のようなバトル漫画", "attack-on-titan", ("action",)),
+        ("ハイキュー好きにおすすめのスポーツ漫画", "haikyu", ("sports",)),
+        ("呪術廻戦っぽいの", "jujutsu-kaisen", ()),
+    ],
+)
+def test_x_is_resolved_and_the_rest_kept(catalog: Catalog, query: str, anchor: str, genres: tuple[str, ...]) -> None:
+    similar = parse_similar(query, catalog)
+    assert similar is not None
+    assert similar.anchors == (anchor,) and similar.author is None
+    assert similar.genres == genres
+    # Neither X nor the cue is left in the words searched for.
+    assert not any(w in similar.rest for w in ("like", "similar", "fans", "みたい", "似た", "好き", "おすすめ"))
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["I'd like Frieren volume 3", "I would like to buy Chainsaw Man", "manga by Junji Ito", "Uzumaki by 伊藤潤二",
+     "horror like the ones with curses", "ベルセルクの最新巻"],
+)
+def test_no_comparison_no_anchor(catalog: Catalog, query: str) -> None:
+    assert parse_similar(query, catalog) is None
+
+
+def test_an_author_x_anchors_on_all_their_series(catalog: Catalog) -> None:
+    for query in ("horror manga like Junji Ito", "伊藤潤二みたいなホラー漫画"):
+        similar = parse_similar(query, catalog)
+        assert similar is not None and similar.author == "Junji Ito"
+        assert set(similar.anchors) == {s.series_id for s in catalog.by_author("Junji Ito")}
+        assert similar.genres == ("horror",)
+
+
+def test_a_demographic_asked_for_is_kept(catalog: Catalog) -> None:
+    similar = parse_similar("shojo similar to Fruits Basket", catalog)
+    assert similar is not None and similar.demographic == "shojo"
+
+
+@pytest.mark.parametrize(
+    ("query", "span"),
+    [("manga like jujitsu kaisen", "jujitsu kaisen"), ("something like berserck but funnier", "berserck"),
+     ("ベルセルグみたいな漫画", "ベルセルグ"), ("no comparison here", None)],
+)
+def test_the_compared_span_is_found_without_a_catalog_name(query: str, span: str | None) -> None:
+    found = compared_span(query)
+    assert (normalize(query)[found[0]:found[1]] if found else None) == span
+
+
+def test_likeness_prefers_shared_genres_themes_and_authors(catalog: Catalog) -> None:
+    monster = catalog.series["monster"]
+    request = SimilarRequest(anchors=("monster",), author=None, rest="", genres=(), demographic=None)
+    profile = Profile.of([monster])
+    same_author = likeness(profile, request, catalog.series["pluto"])
+    same_genres = likeness(profile, request, catalog.series["liar-game"])
+    unrelated = likeness(profile, request, catalog.series["chis-sweet-home"])
+    assert same_author > same_genres > unrelated
+    asked = SimilarRequest(anchors=("monster",), author=None, rest="", genres=("horror",), demographic=None)
+    assert likeness(profile, asked, catalog.series["gannibal"]) > likeness(profile, request, catalog.series["gannibal"])
+
+
+async def test_like_x_finds_neighbours_not_x(services: object) -> None:
+    retrieval = services.retrieval  # type: ignore[attr-defined]
+    hits = await retrieval.search("horror like Uzumaki", 10, TURN)
+    assert hits and all(h.series_id != "uzumaki" for h in hits)
+    assert all("horror" in h.doc.genres for h in hits[:3])
+    assert all(h.doc_type in ("series", "reviews") for h in hits)
+    # The plain title still finds the title.
+    assert (await retrieval.search("Uzumaki", 3, TURN))[0].series_id == "uzumaki"
+
+
+async def test_an_authors_own_series_follow_the_other_authors(services: object, catalog: Catalog) -> None:
+    retrieval = services.retrieval  # type: ignore[attr-defined]
+    own = {s.series_id for s in catalog.by_author("Junji Ito")}
+    for query in ("horror manga like Junji Ito", "伊藤潤二みたいなホラー漫画"):
+        hits = await retrieval.search(query, 30, TURN)
+        flags = [h.series_id in own for h in hits]
+        assert not flags[0] and flags == sorted(flags), flags
+
+
+@pytest.mark.parametrize(
+    ("query", "x"),
+    [("manga like jujitsu kaisen", "jujutsu-kaisen"), ("ベルセルグみたいな漫画", "berserk"),
+     ("MONSTERみたいなサスペンス", "monster")],
+)
+async def test_an_x_the_name_look_up_misses_is_resolved(services: object, catalog: Catalog, query: str, x: str) -> None:
+    hits = await services.retrieval.search(query, 10, TURN)  # type: ignore[attr-defined]
+    assert hits and all(h.series_id != x for h in hits)
+    assert set(hits[0].doc.genres) & set(catalog.series[x].genres)
+
+
+async def test_like_x_keeps_the_callers_filters(services: object) -> None:
+    retrieval = services.retrieval  # type: ignore[attr-defined]
+    hits = await retrieval.search("dark fantasy like Berserk", 5, SearchFilters(doc_types=["series"], language="ja"))
+    assert hits and all(h.language == "ja" and h.doc_type == "series" for h in hits)
+    # Policies never describe a series: a policy-only search is searched as usual.
+    policy = await retrieval.search("like Berserk", 3, SearchFilters(doc_types=["policy"]))
+    assert all(h.doc_type == "policy" for h in policy)
+
+
+def test_a_misspelling_stays_close_to_a_name(catalog: Catalog) -> None:
+    assert spelled_like("berserck", catalog.series["berserk"])
+    assert spelled_like("ベルセルグ", catalog.series["berserk"])
+    assert spelled_like("jujitsu kaisen", catalog.series["jujutsu-kaisen"])
+    assert not spelled_like("smoke", catalog.series["sweetness-and-lightning"])
+
+
+@pytest.mark.parametrize("query", ["manga for fans of Studio Ghibli?", "the book smells like smoke, refund it"])
+async def test_an_unknown_x_that_is_no_title_stays_unresolved(services: object, catalog: Catalog, query: str) -> None:
+    assert await services.retrieval._similar(query, catalog) is None  # type: ignore[attr-defined]
