@@ -9,7 +9,9 @@ each in its own process because the mode is part of the graph's build:
 
 - sequential: `MANGAASSIST_SPECULATIVE_RETRIEVAL=false`: retrieval runs after routing, and only
   for intents that use it;
-- speculative: the default graph: retrieval starts beside routing for every turn.
+- speculative: the default graph: the search starts beside routing (unless the rules stage
+  already knows the intent reads none of it) and the tools run while it does; a search no answer
+  reads is not waited for.
 
 A mix of English and Japanese messages covering every intent is asked by a signed-in customer.
 Prints TTFT p50/p95 per intent group (retrieval intents or not), language and mode; the saving
@@ -31,11 +33,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from evals.stats import percentile  # noqa: E402
+from nodes.plan_tools import RETRIEVAL_INTENTS, SEARCH_INTENTS  # noqa: E402
 from tools.latency import REFERENCE_CHAIN_MS  # noqa: E402
 
 MODES = ("sequential", "speculative")
@@ -78,7 +80,6 @@ async def _measure(repeat: int) -> list[dict[str, Any]]:
     """One mode (set by the environment): every message `repeat` times, TTFT of each turn."""
     from graph.runner import TurnRunner
     from mangaassist.settings import get_settings
-    from nodes.plan_tools import RETRIEVAL_INTENTS
     from tools.registry import get_services
 
     records: list[dict[str, Any]] = []
@@ -101,7 +102,7 @@ async def _measure(repeat: int) -> list[dict[str, Any]]:
                     total = (time.perf_counter() - start) * 1000
                     state = await runner.graph.aget_state({"configurable": {"thread_id": session}})
                     intent = result["intent"]
-                    timings = result["metadata"]["timings_ms"]
+                    retrieval = state.values.get("retrieval", {})
                     records.append({
                         "language": language,
                         "message": message,
@@ -109,9 +110,10 @@ async def _measure(repeat: int) -> list[dict[str, Any]]:
                         "group": "retrieval" if intent in RETRIEVAL_INTENTS else "other",
                         "ttft_ms": round(ttft if ttft is not None else total, 2),
                         "total_ms": round(total, 2),
-                        # A search ran this turn when the retrieval step left hits in the state.
-                        "searched": bool(state.values.get("retrieval", {}).get("hits")),
-                        "retrieval_ms": timings.get("speculative_retrieve", 0.0),
+                        # A speculative search started on a turn that reads none of its hits.
+                        "wasted": bool(retrieval.get("started")) and intent not in SEARCH_INTENTS,
+                        # Started, then left unread once routing decided nothing reads it.
+                        "abandoned": bool(retrieval.get("started")) and not retrieval.get("hits"),
                     })
     return records
 
@@ -137,7 +139,7 @@ def _run_mode(mode: str, repeat: int, latency: dict[str, float]) -> list[dict[st
 
 
 def _pct(values: list[float], q: float) -> float:
-    return round(float(np.percentile(values, q)), 1) if values else float("nan")
+    return round(percentile(values, q), 1)
 
 
 def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
@@ -161,12 +163,13 @@ def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         per_intent.append(entry)
     wasted = {}
     for mode in MODES:
-        others = [r for r in runs[mode] if r["group"] == "other"]
-        spent = [r for r in others if r["searched"]]
+        # Every turn whose intent reads no hit of the turn's search (policy intents search alone).
+        others = [r for r in runs[mode] if r["intent"] not in SEARCH_INTENTS]
+        spent = [r for r in others if r["wasted"]]
         wasted[mode] = {
             "turns": len(others),
             "searches": len(spent),
-            "search_ms": round(sum(r["retrieval_ms"] for r in spent), 1),
+            "abandoned": sum(1 for r in spent if r["abandoned"]),
             "by_language": {
                 lang: sum(1 for r in spent if r["language"] == lang) for lang in ("en", "ja")
             },
@@ -189,11 +192,11 @@ def report(summary: dict[str, Any], latency: dict[str, float]) -> None:
         saving = entry["sequential"] - entry["speculative"]
         print(f"{entry['intent']:<18} {entry['sequential']:>8.1f} {entry['speculative']:>9.1f} "
               f"{saving:>7.1f}")
-    print("\nwasted retrievals (searches on turns whose intent does not use them):")
+    print("\nwasted searches (started on turns whose answer reads none of the hits):")
     for mode, w in summary["wasted_retrievals"].items():
         by_language = w["by_language"]
         print(f"  {mode:<12} {w['searches']}/{w['turns']} turns (en {by_language['en']}, "
-              f"ja {by_language['ja']}), {w['search_ms']:.0f} ms of search")
+              f"ja {by_language['ja']}), {w['abandoned']} of them not waited for")
     for row in summary["ttft"]:
         if row["group"] == "retrieval" and row["language"] == "all":
             print(f"\nretrieval intents: median TTFT saving {row['saving_p50_ms']:.1f} ms "

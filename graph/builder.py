@@ -3,11 +3,11 @@
 validate_input -> (classify_intent || speculative_retrieve) -> plan_tools -> tool fan-out ->
 assemble_prompt -> generate_primary -> generate_secondary -> respond_from_cache -> respond_grounded
 -> apply_guardrails -> finalize. Every store tool runs behind its dependency's breaker and timeout.
+`speculative_retrieve` only starts the search (graph/speculation.py): the nodes that use its hits
+await it, so planning and the tools are not held back by it.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
@@ -65,18 +65,11 @@ TOOL_NODES = tuple(
 )
 
 
-def _no_retrieval(reason: str) -> dict[str, Any]:
-    """Speculative retrieval is an optimisation: when the index fails the turn goes on without hits."""
-    return {
-        "retrieval": {"used": False, "speculative": SPECULATIVE_RETRIEVAL, "doc_ids": [], "hits": []}
-    }
-
-
 builder = StateGraph(State, context_schema=Context, input_schema=InputState, output_schema=OutputState)
 for node in (
     validate_input,
     classify_intent,
-    protected(speculative_retrieve, "retrieval", _no_retrieval),
+    speculative_retrieve,
     plan_tools,
     *TOOL_NODES,
     assemble_prompt,
@@ -99,7 +92,7 @@ builder.add_conditional_edges(
     ["classify_intent", "speculative_retrieve", "assemble_prompt"],
 )
 if SPECULATIVE_RETRIEVAL:
-    # Routing and speculative retrieval run in the same step; planning waits for both.
+    # Routing and the start of the speculative search share a step; the search itself runs on.
     builder.add_edge(["classify_intent", "speculative_retrieve"], "plan_tools")
 else:
     builder.add_edge("classify_intent", "speculative_retrieve")

@@ -10,6 +10,8 @@ from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
 
+from graph.speculation import Speculation
+
 RESET = "__reset__"
 
 
@@ -77,6 +79,8 @@ class Context:
     user_id: str | None = None
     context_hints: dict[str, str] = field(default_factory=dict)
     stream_chunk_chars: int = 24
+    # The run's speculative search (graph/speculation.py); the run's own, never a caller's.
+    speculation: Speculation = field(default_factory=Speculation, repr=False, compare=False)
 
 
 def context_of(runtime: Runtime[Context]) -> Context:

@@ -8,9 +8,11 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
 
 import prompts
+from graph.speculation import turn_retrieval
 from graph.state import Context, State, context_of
 from graph.timing import timed
 from graph.resources import services as load_services
+from nodes.plan_tools import SEARCH_INTENTS
 from tools.vocab import DEMOGRAPHICS, GENRES
 
 _DOC_TYPES_BY_INTENT = {
@@ -39,8 +41,15 @@ async def assemble_prompt(state: State, runtime: Runtime[Context]) -> dict[str, 
     results = state.get("tool_results", {})
     plan = state.get("plan", {})
     products = _cards(intent, results)[: settings.max_product_cards]
-    retrieval = dict(state.get("retrieval", {}))
     doc_types = _DOC_TYPES_BY_INTENT.get(intent, ())
+    speculation = context_of(runtime).speculation
+    if intent in SEARCH_INTENTS or speculation.finished:
+        retrieval = dict(await turn_retrieval(state.get("retrieval", {}), speculation))
+    else:
+        # Nothing in this prompt uses the search: no waiting for it (wasted speculation).
+        speculation.abandon()
+        retrieval = {**state.get("retrieval", {})}
+        retrieval.pop("pending", None)
     docs = [h for h in retrieval.get("hits", []) if h["doc_type"] in doc_types and h["language"] == language][:3]
     retrieval["used"] = bool(docs or (plan.get("use_retrieval") and results.get("policies")))
     retrieval["doc_ids"] = [d["doc_id"] for d in docs] + [p["doc_id"] for p in results.get("policies", [])]

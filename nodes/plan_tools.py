@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 from langgraph.runtime import Runtime
 
-from graph.state import Context, State
+from graph.speculation import turn_retrieval
+from graph.state import Context, State, context_of
 from graph.timing import timed
 from tools.cards import edition_for
 from tools.catalog import volume_for
@@ -36,6 +37,9 @@ TOOLS_BY_INTENT: dict[str, list[ToolNode]] = {
 RETRIEVAL_INTENTS = frozenset(
     {"recommendation", "product_search", "product_question", "shipping_info", "store_faq", "return_request"}
 )
+# Of those, the ones that read the turn's own search (the prompt's catalog documents, hits blended
+# into recommendations, an untitled product question); the policy intents search policies alone.
+SEARCH_INTENTS = frozenset({"recommendation", "product_search", "product_question"})
 
 
 def _pick(items: list[str], ordinal: int | None) -> list[str]:
@@ -74,9 +78,15 @@ async def plan_tools(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         elif state.get("last_series"):
             series_ids = _pick(state.get("last_series", []), ordinal)
             from_memory = bool(series_ids)
+    update: dict[str, Any] = {}
+    if intent not in SEARCH_INTENTS:
+        # Routing has decided: a speculative search still running has no reader.
+        context_of(runtime).speculation.abandon()
     if not series_ids and not refers_back and intent == "product_question" and not ents.get("authors"):
         # No title recognised: the best series hit of the speculative search stands in.
-        hits = [h for h in state.get("retrieval", {}).get("hits", []) if h["doc_type"] == "series"]
+        retrieval = await turn_retrieval(state.get("retrieval", {}), context_of(runtime).speculation)
+        update["retrieval"] = retrieval
+        hits = [h for h in retrieval.get("hits", []) if h["doc_type"] == "series"]
         if hits and hits[0]["scores"].get("lexical", 0.0) >= 6.0:  # BM25: the title words are there
             series_ids = [hits[0]["series_id"]]
     edition = edition_for(language, ents.get("edition"))
@@ -118,4 +128,4 @@ async def plan_tools(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "clarify": clarify,
         "use_retrieval": intent in RETRIEVAL_INTENTS,
     }
-    return {"plan": plan}
+    return {**update, "plan": plan}

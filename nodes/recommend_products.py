@@ -6,13 +6,13 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from graph.resources import services as load_services
+from graph.speculation import turn_retrieval
 from graph.state import Context, State, context_of
 from graph.timing import timed
 from tools.cards import product_cards
 from tools.latency import simulate
-from tools.recommendations import RecommendationRequest
-from graph.resources import services as load_services
-
+from tools.recommendations import RecommendationRequest, blend_retrieval
 
 @timed
 async def recommend_products(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -20,30 +20,32 @@ async def recommend_products(state: State, runtime: Runtime[Context]) -> dict[st
     services = await load_services()
     catalog = services.catalog
     plan = state["plan"]
+    limit = services.settings.max_product_cards
+    context = context_of(runtime)
     purchased: list[str] = []
-    if context_of(runtime).user_id:
+    if context.user_id:
         await simulate("profile")
-        bought = await services.orders.purchased_asins(context_of(runtime).user_id)
+        bought = await services.orders.purchased_asins(context.user_id)
         purchased = list(dict.fromkeys(p.series_id for a in bought if (p := catalog.product(a))))
-    hits = [h for h in state.get("retrieval", {}).get("hits", []) if h.get("series_id")]
-    top = max((h["score"] for h in hits), default=0.0) or 1.0
-    retrieval_scores: dict[str, float] = {}
-    for h in hits:
-        retrieval_scores[h["series_id"]] = max(retrieval_scores.get(h["series_id"], 0.0), h["score"] / top)
+    # The service call does not wait for the speculative search, still running beside it.
     await simulate("recommendations")
-    picks = await services.recommendations.recommend(
+    candidates = await services.recommendations.recommend(
         RecommendationRequest(
             genres=plan["genres"],
             seed_series=plan["series_ids"],
             seed_authors=plan["authors"],
+            similar_to=plan["similar_to"],
             demographic=plan["demographic"],
             status=plan["status"],
             max_volumes=plan["max_volumes"],
             purchased_series=purchased,
-            retrieval_scores=retrieval_scores,
-            limit=services.settings.max_product_cards,
+            # Its whole ranking of the eligible series (a few hundred ids and scores): the search's
+            # hits may lift any of them, a misspelt "horor" request's horror series included.
+            limit=len(catalog.series),
         )
     )
+    retrieval = await turn_retrieval(state.get("retrieval", {}), context.speculation)
+    picks = blend_retrieval(candidates, retrieval.get("hits", []), limit)
     asins = [
         p.asin
         for r in picks

@@ -8,6 +8,7 @@ from typing import Any
 from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 
+from graph.speculation import no_retrieval
 from graph.state import RESET, Context, State
 from graph.timing import timed
 from guardrails.input import check_input
@@ -30,7 +31,7 @@ async def validate_input(state: State, runtime: Runtime[Context]) -> dict[str, A
         "intent_confidence": 0.0,
         "intent_stage": "none",
         "entities": {},
-        "retrieval": {"used": False, "speculative": True, "doc_ids": [], "hits": []},
+        "retrieval": no_retrieval(True),
         "plan": {},
         "prompt": {},
         "draft": None,

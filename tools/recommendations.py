@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -16,11 +17,12 @@ class RecommendationRequest(BaseModel):
     genres: list[str] = Field(default_factory=list)
     seed_series: list[str] = Field(default_factory=list)
     seed_authors: list[str] = Field(default_factory=list)
+    # "like X" rather than "by X": an author's own works earn no extra weight over similar series.
+    similar_to: bool = False
     demographic: str | None = None
     status: str | None = None
     max_volumes: int | None = None
     purchased_series: list[str] = Field(default_factory=list)
-    retrieval_scores: dict[str, float] = Field(default_factory=dict)
     limit: int = 5
 
 
@@ -59,7 +61,7 @@ class RecommendationsTool:
                 reasons.append(f"like:{seed.series_id}")
         for author in req.seed_authors:
             if author in s.authors:
-                score += 1.5
+                score += 0.0 if req.similar_to else 1.5
                 reasons.append(f"author:{author}")
         if req.seed_authors and not seeds:
             author_genres = {g for a in req.seed_authors for w in self._catalog.by_author(a) for g in w.genres}
@@ -73,7 +75,6 @@ class RecommendationsTool:
             score += 0.5 * len(liked & set(s.genres)) / max(len(liked), 1)
             if liked & set(s.genres):
                 reasons.append("history")
-        score += 0.6 * req.retrieval_scores.get(s.series_id, 0.0)
         # Long-running, reviewed series are safer first picks.
         score += 0.05 * math.log1p(s.volumes) + (0.1 if self._catalog.reviews.get(s.series_id) else 0.0)
         return score, reasons
@@ -105,3 +106,28 @@ class RecommendationsTool:
             Recommendation(series_id=sid, score=round(sc, 4), reasons=reasons)
             for (sc, reasons), sid in scored[: req.limit]
         ]
+
+
+# How much a series' match to the shopper's own words (its best search score, relative to the
+# turn's top hit) adds to its recommendation score.
+RETRIEVAL_WEIGHT = 0.6
+
+
+def blend_retrieval(
+    picks: list[Recommendation], hits: list[dict[str, Any]], limit: int
+) -> list[Recommendation]:
+    """The best `limit` of the service's `picks` once the turn's search hits are added in.
+
+    Done beside the service rather than by it, so its call does not have to wait for the search.
+    """
+    series_hits = [h for h in hits if h.get("series_id")]
+    top = max((h["score"] for h in series_hits), default=0.0) or 1.0
+    matched: dict[str, float] = {}
+    for h in series_hits:
+        matched[h["series_id"]] = max(matched.get(h["series_id"], 0.0), h["score"] / top)
+    blended = [
+        r.model_copy(update={"score": round(r.score + RETRIEVAL_WEIGHT * matched.get(r.series_id, 0.0), 4)})
+        for r in picks
+    ]
+    blended.sort(key=lambda r: (-r.score, r.series_id))
+    return blended[:limit]

@@ -7,6 +7,7 @@ the defaults afterwards.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import uuid
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 import graph.builder
+from graph.breakers import get_breakers
 from graph.state import Context
 from mangaassist.settings import get_settings
 
@@ -58,7 +60,12 @@ async def test_sequential_mode_retrieves_after_routing_only_for_intents_using_it
 
     order, state = await _turn(compiled, "where is my order?")
     assert state["intent"] == "order_status"
-    assert state["retrieval"] == {"used": False, "speculative": False, "doc_ids": [], "hits": []}
+    assert state["retrieval"] == {"used": False, "speculative": False, "started": False, "doc_ids": [], "hits": []}
+
+    # A policy question searches the policies itself (lookup_policy), never the turn's search.
+    order, state = await _turn(compiled, "how long does shipping take to Canada?")
+    assert state["intent"] == "shipping_info" and state["retrieval"]["started"] is False
+    assert state["tool_results"]["policies"]
 
     order, state = await _turn(compiled, "伊藤潤二みたいなホラー漫画のおすすめは？")
     assert state["intent"] == "recommendation"
@@ -68,19 +75,63 @@ async def test_sequential_mode_retrieves_after_routing_only_for_intents_using_it
     assert state["result"]["metadata"]["retrieval"]["speculative"] is False
 
 
-async def test_default_mode_searches_beside_routing_unless_the_rules_already_know(warm_retrieval):
+async def _updates(compiled: Any, message: str) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]:
+    """Run one turn; every node's update in arrival order, and the final state."""
+    config = {"configurable": {"thread_id": uuid.uuid4().hex}}
+    updates: list[tuple[str, dict[str, Any]]] = []
+    async for update in compiled.astream(
+        {"message": message}, config, context=Context(user_id=USER), stream_mode="updates"
+    ):
+        updates.extend(update.items())
+    return updates, (await compiled.aget_state(config)).values
+
+
+@pytest.fixture
+def slow_search(monkeypatch: pytest.MonkeyPatch, warm_retrieval: None) -> Iterator[None]:
+    """A search far slower than routing and planning (and within the retrieval timeout)."""
+    monkeypatch.setenv("MANGAASSIST_SIMULATED_LATENCY_MS", '{"knn": 300}')
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+async def test_default_mode_plans_and_calls_tools_while_the_search_runs(slow_search):
     compiled = graph.builder.builder.compile(checkpointer=InMemorySaver())
-    # The classifier decides this one: the search starts in the same step as routing, before
-    # the intent is known, and its hits are there when planning starts.
-    order, state = await _turn(compiled, "did the stuff I bought last week leave the warehouse yet")
-    assert state["intent_stage"] == "classifier"
-    position = {node: order.index(node) for node in order}
-    assert max(position["classify_intent"], position["speculative_retrieve"]) < position["plan_tools"]
-    assert state["retrieval"]["speculative"] is True and state["retrieval"]["hits"]
-    # A rule-decided order question needs no search result: none is started.
-    order, state = await _turn(compiled, "where is my order?")
+    updates, state = await _updates(compiled, "伊藤潤二みたいなホラー漫画のおすすめは？")
+    assert state["intent"] == "recommendation"
+    nodes = [name for name, _ in updates]
+    # The search starts in the routing step and is still pending when planning and the tools run.
+    started = dict(updates)["speculative_retrieve"]["retrieval"]
+    assert started["pending"] is True and started["hits"] == []
+    assert nodes.index("speculative_retrieve") < nodes.index("plan_tools") < nodes.index("recommend_products")
+    # The nodes that use the hits awaited them: the recommendations and the prompt have them.
+    assert "pending" not in state["retrieval"] and state["retrieval"]["hits"]
+    assert state["retrieval"]["speculative"] is True and state["retrieval"]["started"] is True
+    assert state["retrieval"]["used"] and state["result"]["metadata"]["retrieval"]["doc_ids"]
+    assert state["tool_results"]["recommendations"]["cards"]
+
+
+async def test_a_search_nothing_reads_is_not_waited_for(slow_search):
+    compiled = graph.builder.builder.compile(checkpointer=InMemorySaver())
+    # The classifier (not the rules) decides this one, so the search was started, and an order
+    # answer uses none of it: the prompt is assembled without waiting and the search stopped.
+    failures = get_breakers()["retrieval"].snapshot()["window_failures"]
+    updates, state = await _updates(compiled, "did the stuff I bought last week leave the warehouse yet")
+    assert state["intent"] == "order_status" and state["intent_stage"] == "classifier"
+    assert dict(updates)["speculative_retrieve"]["retrieval"]["pending"] is True
+    assert state["retrieval"]["started"] is True and state["retrieval"]["hits"] == []
+    assert "pending" not in state["retrieval"] and not state["retrieval"]["used"]
+    # The abandoned search runs out on its own: the index did nothing wrong, no breaker failure.
+    await asyncio.sleep(0.5)
+    assert get_breakers()["retrieval"].snapshot()["window_failures"] == failures
+
+
+async def test_a_rule_decided_turn_starts_no_search(warm_retrieval):
+    compiled = graph.builder.builder.compile(checkpointer=InMemorySaver())
+    _, state = await _turn(compiled, "where is my order?")
     assert state["intent"] == "order_status" and state["intent_stage"] == "rules"
-    assert state["retrieval"]["speculative"] is True and state["retrieval"]["hits"] == []
+    assert state["retrieval"]["started"] is False and state["retrieval"]["hits"] == []
 
 
 async def test_a_simulated_latency_delays_its_step(monkeypatch, services):
@@ -94,3 +145,10 @@ async def test_a_simulated_latency_delays_its_step(monkeypatch, services):
         get_settings.cache_clear()
     # A lower bound only: the sleep happened inside the routing step it is named after.
     assert state["timings_ms"]["classify_intent"] >= 240
+
+
+def test_the_intents_reading_the_search_are_the_ones_whose_prompt_shows_its_documents():
+    from nodes.assemble_prompt import _DOC_TYPES_BY_INTENT
+    from nodes.plan_tools import RETRIEVAL_INTENTS, SEARCH_INTENTS
+
+    assert set(_DOC_TYPES_BY_INTENT) == SEARCH_INTENTS <= RETRIEVAL_INTENTS

@@ -1,0 +1,61 @@
+"""The run's speculative search handle: shared, shielded, cancellable."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+
+import pytest
+
+from graph.speculation import Speculation, no_retrieval, turn_retrieval
+
+
+async def _search(gate: asyncio.Event, hits: list[dict]) -> dict:
+    await gate.wait()
+    return {**no_retrieval(True, started=True), "hits": hits}
+
+
+async def test_every_reader_gets_the_one_search_and_a_cancelled_reader_does_not_stop_it():
+    gate = asyncio.Event()
+    speculation = Speculation()
+    speculation.start_search(_search(gate, [{"doc_id": "d1"}]))
+    assert not speculation.finished
+    impatient = asyncio.create_task(speculation.search())
+    patient = asyncio.create_task(turn_retrieval({"pending": True}, speculation))
+    await asyncio.sleep(0)
+    impatient.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await impatient
+    gate.set()
+    assert (await patient)["hits"] == [{"doc_id": "d1"}]
+    assert speculation.finished
+
+
+async def test_an_abandoned_search_runs_out_unread():
+    gate = asyncio.Event()
+    speculation = Speculation()
+    speculation.start_search(_search(gate, [{"doc_id": "d1"}]))
+    task = speculation._search
+    speculation.abandon()
+    assert await speculation.search() is None
+    assert await turn_retrieval({"pending": True}, speculation) == no_retrieval(True, started=True)
+    # Not cancelled (a cancelled call would count against the retrieval breaker): it ends on its own.
+    gate.set()
+    assert task is not None and (await task)["hits"] == [{"doc_id": "d1"}]
+
+
+async def test_a_settled_retrieval_is_returned_as_it_is():
+    settled = {**no_retrieval(False), "hits": [{"doc_id": "d2"}]}
+    assert await turn_retrieval(settled, Speculation()) is settled
+
+
+async def test_a_failed_search_nobody_reads_is_collected(caplog):
+    async def broken() -> dict:
+        raise RuntimeError("index gone")
+
+    speculation = Speculation()
+    speculation.start_search(broken())
+    speculation.abandon()
+    await asyncio.sleep(0.01)
+    gc.collect()
+    assert "never retrieved" not in caplog.text
