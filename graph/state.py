@@ -9,6 +9,8 @@ from typing import Annotated, Any, NotRequired, TypedDict
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
+from pydantic import ConfigDict
+from pydantic.json_schema import SkipJsonSchema
 
 from graph.speculation import Speculation
 
@@ -79,8 +81,12 @@ class Context:
     user_id: str | None = None
     context_hints: dict[str, str] = field(default_factory=dict)
     stream_chunk_chars: int = 24
-    # The run's speculative search (graph/speculation.py); the run's own, never a caller's.
-    speculation: Speculation = field(default_factory=Speculation, repr=False, compare=False)
+    # The run's speculative search (graph/speculation.py); the run's own, never a caller's, so it
+    # stays out of the context's JSON schema (LangGraph Studio's context form).
+    speculation: SkipJsonSchema[Speculation] = field(default_factory=Speculation, repr=False, compare=False)
+
+    # A plain object among the fields: pydantic (which LangGraph uses for the schema) must accept it.
+    __pydantic_config__ = ConfigDict(arbitrary_types_allowed=True)
 
 
 def context_of(runtime: Runtime[Context]) -> Context:

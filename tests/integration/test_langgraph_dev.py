@@ -44,6 +44,11 @@ def test_langgraph_dev_serves_the_turn_graph(tmp_path):
         node_ids = {n["id"] for n in graph["nodes"]}
         assert {"validate_input", "classify_intent", "speculative_retrieve", "generate_primary",
                 "generate_secondary", "respond_grounded", "apply_guardrails", "finalize"} <= node_ids
+        # Studio's forms come from the schemas: the context's lists what a caller may set, no more.
+        schemas = httpx.get(f"{base}/assistants/{assistants[0]['assistant_id']}/schemas", timeout=30)
+        assert schemas.status_code == 200, schemas.text
+        context = schemas.json()["context_schema"]["properties"]
+        assert {"session_id", "user_id", "context_hints"} <= set(context) and "speculation" not in context
         run = httpx.post(
             f"{base}/runs/wait",
             json={"assistant_id": assistants[0]["assistant_id"], "input": {"message": "recommend a horror manga"}},
