@@ -87,7 +87,12 @@ async def plan_tools(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         retrieval = await turn_retrieval(state.get("retrieval", {}), context_of(runtime).speculation)
         update["retrieval"] = retrieval
         hits = [h for h in retrieval.get("hits", []) if h["doc_type"] == "series"]
-        if hits and hits[0]["scores"].get("lexical", 0.0) >= 6.0:  # BM25: the title words are there
+        # BM25: the title words are there; not a title that is an everyday word the message uses as
+        # one ("another world" names no series: the catalog look-up already passed it over).
+        if (
+            hits and hits[0]["scores"].get("lexical", 0.0) >= 6.0
+            and not catalog.titled_with_common_word(hits[0]["series_id"])
+        ):
             series_ids = [hits[0]["series_id"]]
     edition = edition_for(language, ents.get("edition"))
     fmt = ents.get("format") or "print"

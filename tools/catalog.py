@@ -10,10 +10,13 @@ from pathlib import Path
 from tools.catalog_build import load_series
 from tools.jsonl import read_jsonl
 from tools.models import Product, Review, Series
-from tools.text import compact, katakana_to_hiragana, normalize
+from tools.text import compact, katakana_to_hiragana, normalize, one_edit_apart
 
 _WORD = re.compile(r"[a-z0-9]+")
 _MAX_NAME_WORDS = 10
+# A Latin name this long (letters, no spaces) is also found misspelt by one letter ("jujutsu kaisn",
+# "chainsaw mann"); shorter ones are too close to ordinary words ("monsters", "nanas").
+_FUZZY_MIN_CHARS = 8
 # Titles that are everyday English words match only when written as a title (capitalised).
 _COMMON_WORDS = frozenset(
     "another orange monster kingdom blue nana pluto planet world love life home friends family "
@@ -50,6 +53,9 @@ class Catalog:
         self._load_reviews(store_data_dir / "reviews" / "reviews.jsonl")
         self._en_names: dict[str, tuple[str, str]] = {}
         self._ja_names: list[tuple[str, str, str]] = []
+        # Every name with one letter dropped (and as it is) -> the names: one-edit look-ups
+        # without comparing a phrase with every name.
+        self._one_off: dict[str, set[str]] = defaultdict(set)
         self._build_name_index()
 
     def _load_reviews(self, path: Path) -> None:
@@ -94,6 +100,11 @@ class Catalog:
         for family, owners in family_names.items():
             if len(owners) == 1 and family not in self._en_names:
                 self._en_names[family] = ("author", next(iter(owners)))
+        for phrase in self._en_names:
+            squeezed = phrase.replace(" ", "")
+            if len(squeezed) >= _FUZZY_MIN_CHARS and phrase not in _COMMON_WORDS:
+                for variant in _one_letter_dropped(squeezed):
+                    self._one_off[variant].add(phrase)
         # Longest first, so "tokyo ghoul re" wins over "tokyo ghoul".
         self._ja_names.sort(key=lambda item: -len(item[0]))
 
@@ -120,6 +131,13 @@ class Catalog:
                     found.append(NameMatch(hit[0], hit[1], start, end))
                     taken.append((start, end))
                 break
+        for i in range(len(words)):
+            for n in range(min(_MAX_NAME_WORDS, len(words) - i), 0, -1):
+                start, end = words[i][1], words[i + n - 1][2]
+                if free(start, end) and (fuzzy := self._misspelt_name(words[i : i + n])) is not None:
+                    found.append(NameMatch(fuzzy[0], fuzzy[1], start, end))
+                    taken.append((start, end))
+                    break
         for name, kind, key in self._ja_names:
             pos = norm.find(name)
             while pos >= 0:
@@ -129,6 +147,19 @@ class Catalog:
                 pos = norm.find(name, pos + 1)
         found.sort(key=lambda m: m.start)
         return found
+
+    def titled_with_common_word(self, series_id: str) -> bool:
+        """Whether the series' title is an everyday word ("Another", "Monster")."""
+        return compact(self.series[series_id].title) in _COMMON_WORDS
+
+    def _misspelt_name(self, words: list[tuple[str, int, int]]) -> tuple[str, str] | None:
+        """The one name these words spell with one letter wrong, missing, extra or swapped."""
+        squeezed = "".join(w for w, _, _ in words)
+        if len(squeezed) < _FUZZY_MIN_CHARS or " ".join(w for w, _, _ in words) in self._en_names:
+            return None
+        names = {p for v in _one_letter_dropped(squeezed) for p in self._one_off.get(v, ())}
+        hits = {self._en_names[p] for p in names if one_edit_apart(squeezed, p.replace(" ", ""))}
+        return hits.pop() if len(hits) == 1 else None
 
     def product(self, asin: str) -> Product | None:
         """The product with this store id, if the store sells it."""
@@ -170,3 +201,8 @@ def _written_as_name(text: str, word: str) -> bool:
         return True
     capitalised = rf"(?<![.!?]\s)(?<!^)(?<![A-Za-z0-9]){re.escape(word.capitalize())}(?![A-Za-z0-9])"
     return re.search(capitalised, text.strip()) is not None
+
+
+def _one_letter_dropped(word: str) -> set[str]:
+    """`word` and every string it gives with one letter left out."""
+    return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}

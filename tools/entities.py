@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pydantic import BaseModel, Field
 
 from tools.catalog import LATEST_VOLUME, Catalog
-from tools.text import katakana_to_hiragana, normalize
+from tools.text import katakana_to_hiragana, normalize, one_edit_apart
 from tools.vocab import DEMOGRAPHICS, EDITION_WORDS, FORMAT_WORDS, GENRES
 
 _ORDER_ID = re.compile(r"(?<![a-z0-9])ma[-\s]?(\d{5})(?![0-9])", re.I)
@@ -100,26 +100,13 @@ _GENRE_WORDS_FOR_TYPOS: dict[str, str] = {
 _ASCII_WORD = re.compile(r"[a-z]{5,}")
 
 
-def _one_edit_apart(a: str, b: str) -> bool:
-    """Whether `a` becomes `b` by one insertion, deletion, substitution or adjacent swap."""
-    if a == b or abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) > len(b):
-        a, b = b, a
-    i = next((k for k in range(len(a)) if a[k] != b[k]), len(a))
-    if len(a) < len(b):
-        return a[i:] == b[i + 1 :]
-    swapped = a[i : i + 2] == b[i : i + 2][::-1] and a[i + 2 :] == b[i + 2 :]
-    return a[i + 1 :] == b[i + 1 :] or swapped
-
-
 def _misspelt_genres(text: str) -> list[str]:
     found = []
     for word in _ASCII_WORD.findall(text):
         if word in _GENRE_WORDS_FOR_TYPOS:
             continue
         for known, genre in _GENRE_WORDS_FOR_TYPOS.items():
-            if genre not in found and _one_edit_apart(word, known):
+            if genre not in found and one_edit_apart(word, known):
                 found.append(genre)
     return found
 

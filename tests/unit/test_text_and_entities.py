@@ -83,3 +83,26 @@ def test_misspelt_genre_words_still_name_the_genre(services, text, genres):
 def test_short_or_distant_words_are_not_read_as_misspelt_genres(services, text):
     # "light" is one letter from "fight" and "drams" from "drama": words that short are not guessed at.
     assert extract_entities(text, services.catalog).genres == []
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("jujutsu kaisn", "jujutsu-kaisen"),  # a letter missing
+        ("is chainsaw mann volume 2 out?", "chainsaw-man"),  # one extra
+        ("attack on titen", "attack-on-titan"),  # one wrong
+        ("kagyua sama", "kaguya-sama-love-is-war"),  # two swapped
+        ("junji itoo horror", "Junji Ito"),  # an author too
+    ],
+)
+def test_a_name_misspelt_by_one_letter_is_still_found(services, text, key):
+    assert [m.key for m in services.catalog.find_names(text)] == [key]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I want monsters manga", "a girl in another world", "berserkk", "anything happier"],
+)
+def test_short_names_and_ordinary_words_are_not_guessed_at(services, text):
+    # Names under eight letters and common-word titles match only as written.
+    assert services.catalog.find_names(text) == []

@@ -197,3 +197,13 @@ async def test_demographic_recommendation(runner, services):
     result = await runner.run("what's a good shojo manga?")
     assert result.products and "shojo" in result.text
     assert all(services.catalog.series[c.series_id].demographic == "shojo" for c in result.products)
+
+
+async def test_misspelt_titles_and_everyday_words_in_questions(runner):
+    # One letter off a long title still finds it; the turn searches the store instead of giving up.
+    result = await runner.run("jujutsu kaisn")
+    assert result.intent in ("product_search", "product_question")
+    assert [c.asin for c in result.products] and all("Jujutsu Kaisen" in c.title for c in result.products)
+    # "another world" is no mention of the series "Another", even when the search ranks it high.
+    result = await runner.run("a story about a girl who becomes a chef in another world")
+    assert all(not c.title.startswith("Another") for c in result.products)
