@@ -106,3 +106,17 @@ def test_a_name_misspelt_by_one_letter_is_still_found(services, text, key):
 def test_short_names_and_ordinary_words_are_not_guessed_at(services, text):
     # Names under eight letters and common-word titles match only as written.
     assert services.catalog.find_names(text) == []
+
+
+@pytest.mark.parametrize(
+    "text, genre",
+    [
+        ("a sad romance that will make me cry", "drama"),
+        ("cozy iyashikei manga", "slice-of-life"),
+        ("頭脳戦の漫画が読みたい", "psychological"),
+        ("切ない話", "drama"),
+        ("部活もののおすすめ", "school"),
+    ],
+)
+def test_mood_words_name_their_genre(services, text, genre):
+    assert genre in extract_entities(text, services.catalog).genres
