@@ -225,7 +225,7 @@ def _product_mentions(text: str, ctx: GuardContext, amount_sentences: list[tuple
     for start, end in amount_sentences:
         chunk = text[start:end]
         lead = len(chunk) - len(chunk.lstrip())
-        for hit in ctx.catalog.find_names(chunk):
+        for hit in ctx.catalog.find_names(chunk, misspelt=False):
             if hit.kind != "series" or hit.key in context_series:
                 continue
             pos = start + lead + hit.start

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ _MAX_NAME_WORDS = 10
 # A Latin name this long (letters, no spaces) is also found misspelt by one letter ("jujutsu kaisn",
 # "chainsaw mann"); shorter ones are too close to ordinary words ("monsters", "nanas").
 _FUZZY_MIN_CHARS = 8
+_NAMES_CACHE = 1024
 # Titles that are everyday English words match only when written as a title (capitalised).
 _COMMON_WORDS = frozenset(
     "another orange monster kingdom blue nana pluto planet world love life home friends family "
@@ -56,6 +58,9 @@ class Catalog:
         # Every name with one letter dropped (and as it is) -> the names: one-edit look-ups
         # without comparing a phrase with every name.
         self._one_off: dict[str, set[str]] = defaultdict(set)
+        self._one_off_words = 0  # the most words of a name in `_one_off`
+        self._names_cache: OrderedDict[tuple[str, bool], tuple[NameMatch, ...]] = OrderedDict()
+        self._names_lock = threading.Lock()
         self._build_name_index()
 
     def _load_reviews(self, path: Path) -> None:
@@ -103,13 +108,32 @@ class Catalog:
         for phrase in self._en_names:
             squeezed = phrase.replace(" ", "")
             if len(squeezed) >= _FUZZY_MIN_CHARS and phrase not in _COMMON_WORDS:
+                self._one_off_words = max(self._one_off_words, phrase.count(" ") + 1)
                 for variant in _one_letter_dropped(squeezed):
                     self._one_off[variant].add(phrase)
         # Longest first, so "tokyo ghoul re" wins over "tokyo ghoul".
         self._ja_names.sort(key=lambda item: -len(item[0]))
 
-    def find_names(self, text: str) -> list[NameMatch]:
-        """Series titles and author names mentioned in `text`, longest match first, no overlaps."""
+    def find_names(self, text: str, *, misspelt: bool = True) -> list[NameMatch]:
+        """Series titles and author names mentioned in `text`, longest match first, no overlaps.
+
+        `misspelt`: also names one letter off (a shopper's typing; the store's own text spells
+        them right). A turn looks up the same message several times (routing, the speculative
+        search's rules and reranker, "like X"), so recent answers are kept.
+        """
+        key = (text, misspelt)
+        with self._names_lock:  # index builds look names up from worker threads
+            if (cached := self._names_cache.get(key)) is not None:
+                self._names_cache.move_to_end(key)
+                return list(cached)
+        found = self._find_names(text, misspelt)
+        with self._names_lock:
+            self._names_cache[key] = tuple(found)
+            if len(self._names_cache) > _NAMES_CACHE:
+                self._names_cache.popitem(last=False)
+        return found
+
+    def _find_names(self, text: str, misspelt: bool) -> list[NameMatch]:
         norm = katakana_to_hiragana(normalize(text))
         words = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(norm)]
         found: list[NameMatch] = []
@@ -131,8 +155,8 @@ class Catalog:
                     found.append(NameMatch(hit[0], hit[1], start, end))
                     taken.append((start, end))
                 break
-        for i in range(len(words)):
-            for n in range(min(_MAX_NAME_WORDS, len(words) - i), 0, -1):
+        for i in range(len(words) if misspelt else 0):
+            for n in range(min(self._one_off_words, len(words) - i), 0, -1):
                 start, end = words[i][1], words[i + n - 1][2]
                 if free(start, end) and (fuzzy := self._misspelt_name(words[i : i + n])) is not None:
                     found.append(NameMatch(fuzzy[0], fuzzy[1], start, end))

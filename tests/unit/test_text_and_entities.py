@@ -120,3 +120,11 @@ def test_short_names_and_ordinary_words_are_not_guessed_at(services, text):
 )
 def test_mood_words_name_their_genre(services, text, genre):
     assert genre in extract_entities(text, services.catalog).genres
+
+
+def test_the_stores_own_text_is_read_as_spelt(services):
+    # Answers are looked up as written: a near-miss there is no title.
+    assert services.catalog.find_names("jujutsu kaisn", misspelt=False) == []
+    found = services.catalog.find_names("jujutsu kaisn")
+    found.clear()  # a caller's copy: the remembered answer is not touched
+    assert [m.key for m in services.catalog.find_names("jujutsu kaisn")] == ["jujutsu-kaisen"]
