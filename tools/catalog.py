@@ -11,7 +11,7 @@ from pathlib import Path
 from tools.catalog_build import load_series
 from tools.jsonl import read_jsonl
 from tools.models import Product, Review, Series
-from tools.text import compact, katakana_to_hiragana, normalize, one_edit_apart
+from tools.text import compact, katakana_to_hiragana, normalize, one_edit_apart, one_letter_dropped
 
 _WORD = re.compile(r"[a-z0-9]+")
 _MAX_NAME_WORDS = 10
@@ -59,6 +59,7 @@ class Catalog:
         # without comparing a phrase with every name.
         self._one_off: dict[str, set[str]] = defaultdict(set)
         self._one_off_words = 0  # the most words of a name in `_one_off`
+        self._one_off_vocab: set[str] = set()  # every word of those names
         self._names_cache: OrderedDict[tuple[str, bool], tuple[NameMatch, ...]] = OrderedDict()
         self._names_lock = threading.Lock()
         self._build_name_index()
@@ -109,7 +110,8 @@ class Catalog:
             squeezed = phrase.replace(" ", "")
             if len(squeezed) >= _FUZZY_MIN_CHARS and phrase not in _COMMON_WORDS:
                 self._one_off_words = max(self._one_off_words, phrase.count(" ") + 1)
-                for variant in _one_letter_dropped(squeezed):
+                self._one_off_vocab.update(phrase.split())
+                for variant in one_letter_dropped(squeezed):
                     self._one_off[variant].add(phrase)
         # Longest first, so "tokyo ghoul re" wins over "tokyo ghoul".
         self._ja_names.sort(key=lambda item: -len(item[0]))
@@ -178,10 +180,14 @@ class Catalog:
 
     def _misspelt_name(self, words: list[tuple[str, int, int]]) -> tuple[str, str] | None:
         """The one name these words spell with one letter wrong, missing, extra or swapped."""
+        # One edit changes one word at most (or joins two): the others are words of some name. This
+        # check keeps a long message from costing a look-up per word run.
+        if sum(w not in self._one_off_vocab for w, _, _ in words) > 1:
+            return None
         squeezed = "".join(w for w, _, _ in words)
         if len(squeezed) < _FUZZY_MIN_CHARS or " ".join(w for w, _, _ in words) in self._en_names:
             return None
-        names = {p for v in _one_letter_dropped(squeezed) for p in self._one_off.get(v, ())}
+        names = {p for v in one_letter_dropped(squeezed) for p in self._one_off.get(v, ())}
         hits = {self._en_names[p] for p in names if one_edit_apart(squeezed, p.replace(" ", ""))}
         return hits.pop() if len(hits) == 1 else None
 
@@ -225,8 +231,3 @@ def _written_as_name(text: str, word: str) -> bool:
         return True
     capitalised = rf"(?<![.!?]\s)(?<!^)(?<![A-Za-z0-9]){re.escape(word.capitalize())}(?![A-Za-z0-9])"
     return re.search(capitalised, text.strip()) is not None
-
-
-def _one_letter_dropped(word: str) -> set[str]:
-    """`word` and every string it gives with one letter left out."""
-    return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pydantic import BaseModel, Field
 
 from tools.catalog import LATEST_VOLUME, Catalog
-from tools.text import katakana_to_hiragana, normalize, one_edit_apart
+from tools.text import katakana_to_hiragana, normalize, one_edit_apart, one_letter_dropped
 from tools.vocab import DEMOGRAPHICS, EDITION_WORDS, FORMAT_WORDS, GENRES
 
 _ORDER_ID = re.compile(r"(?<![a-z0-9])ma[-\s]?(\d{5})(?![0-9])", re.I)
@@ -97,6 +97,10 @@ _GENRE_WORDS_FOR_TYPOS: dict[str, str] = {
     for word in words
     if word.isascii() and word.isalpha() and len(word) >= _TYPO_MIN_LEN
 }
+_GENRE_TYPO_INDEX: dict[str, set[str]] = {}
+for _word in _GENRE_WORDS_FOR_TYPOS:
+    for _variant in one_letter_dropped(_word):
+        _GENRE_TYPO_INDEX.setdefault(_variant, set()).add(_word)
 _ASCII_WORD = re.compile(r"[a-z]{5,}")
 
 
@@ -105,7 +109,9 @@ def _misspelt_genres(text: str) -> list[str]:
     for word in _ASCII_WORD.findall(text):
         if word in _GENRE_WORDS_FOR_TYPOS:
             continue
-        for known, genre in _GENRE_WORDS_FOR_TYPOS.items():
+        near = {k for v in one_letter_dropped(word) for k in _GENRE_TYPO_INDEX.get(v, ())}
+        for known in sorted(near):
+            genre = _GENRE_WORDS_FOR_TYPOS[known]
             if genre not in found and one_edit_apart(word, known):
                 found.append(genre)
     return found

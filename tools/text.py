@@ -95,3 +95,11 @@ def one_edit_apart(a: str, b: str) -> bool:
         return a[i:] == b[i + 1 :]
     swapped = a[i : i + 2] == b[i : i + 2][::-1] and a[i + 2 :] == b[i + 2 :]
     return a[i + 1 :] == b[i + 1 :] or swapped
+
+
+def one_letter_dropped(word: str) -> set[str]:
+    """`word` and every string it gives with one letter left out.
+
+    Two words one edit apart share one of these, so an index of them finds near-misses by look-up.
+    """
+    return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
