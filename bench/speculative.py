@@ -110,8 +110,7 @@ async def _measure(repeat: int) -> list[dict[str, Any]]:
                         "group": "retrieval" if intent in RETRIEVAL_INTENTS else "other",
                         "ttft_ms": round(ttft if ttft is not None else total, 2),
                         "total_ms": round(total, 2),
-                        # A speculative search started on a turn that reads none of its hits.
-                        "wasted": bool(retrieval.get("started")) and intent not in SEARCH_INTENTS,
+                        "searched": bool(retrieval.get("started")),
                         # Started, then left unread once routing decided nothing reads it.
                         "abandoned": bool(retrieval.get("started")) and not retrieval.get("hits"),
                     })
@@ -165,7 +164,7 @@ def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     for mode in MODES:
         # Every turn whose intent reads no hit of the turn's search (policy intents search alone).
         others = [r for r in runs[mode] if r["intent"] not in SEARCH_INTENTS]
-        spent = [r for r in others if r["wasted"]]
+        spent = [r for r in others if r["searched"]]
         wasted[mode] = {
             "turns": len(others),
             "searches": len(spent),
