@@ -25,8 +25,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.serve_load import LevelReport, Sample, memory_mb, parse_levels, summarise  # noqa: E402
-from tests.support.processes import spawned, wait_http  # noqa: E402
-from tests.support.processes import free_port  # noqa: E402
+from tests.support.processes import free_port, spawned, wait_http  # noqa: E402
 
 TRIVIAL_GRAPH = '''
 from typing import TypedDict

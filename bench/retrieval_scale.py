@@ -25,6 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from evals.retrieval import DEFAULT_DATA, load_cases  # noqa: E402
+from evals.stats import percentile  # noqa: E402
 from mangaassist.settings import get_settings  # noqa: E402
 from tools.embedded_backend import EmbeddedBackend, filter_columns, load_version, write_docs  # noqa: E402
 from tools.embeddings import get_embedder  # noqa: E402
@@ -109,10 +110,8 @@ def main() -> int:
                 t0 = time.perf_counter()
                 backend.search_sync(q, vec, 10, filters)
                 times.append((time.perf_counter() - t0) * 1000)
-            times.sort()
             rows.append({"scale": n, "documents": size, "load_s": round(load_s, 3),
-                         "p50_ms": round(times[len(times) // 2], 2),
-                         "p95_ms": round(times[min(len(times) - 1, int(len(times) * 0.95))], 2)})
+                         "p50_ms": round(percentile(times, 50), 2), "p95_ms": round(percentile(times, 95), 2)})
             shutil.rmtree(root)
     if args.json:
         print(json.dumps({"query_embedding_ms": round(embed_ms, 2), "scales": rows}))

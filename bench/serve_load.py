@@ -41,7 +41,6 @@ sys.path.insert(0, str(REPO))
 
 from evals.stats import percentile  # noqa: E402
 from tests.support.processes import CLI, free_port, service_env, serving, spawned, wait_http  # noqa: E402
-# The names `bench/langgraph_server.py` imports them by.
 from tools.jsonl import read_jsonl  # noqa: E402
 
 # Twenty tokens of four characters each: the fake model streams one chunk per token.

@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from evals.stats import percentile
 from mangaassist.settings import Settings, get_settings
+from tools.jsonl import DataError
 from tools.rerank import TURN_DOC_TYPES, target_of
 from tools.search_backend import IndexIdentity, SearchFilters
 
@@ -35,10 +36,6 @@ LANGUAGES = ("en", "ja")
 DEPTH = 10
 # Hits fetched per query before deduplicating to DEPTH targets (a series has up to four documents).
 FETCH = 30
-
-
-class DataError(ValueError):
-    """The golden file cannot be read."""
 
 
 class RetrievalCase(BaseModel):

@@ -19,12 +19,8 @@ from tools.response_cache import AnswerCache, get_answer_cache
 
 def prompt_messages(prompt: dict[str, Any]) -> list[ChatMessage]:
     """The chat messages a model tier receives."""
-    messages: list[ChatMessage] = [{"role": "system", "content": prompt["system"]}]
-    for turn in prompt["history"]:
-        role = "user" if turn["role"] == "user" else "assistant"
-        messages.append({"role": role, "content": turn["content"]})
-    messages.append({"role": "user", "content": prompt["user"]})
-    return messages
+    # The prompt's history is already in this shape (assemble_prompt builds it).
+    return [{"role": "system", "content": prompt["system"]}, *prompt["history"], {"role": "user", "content": prompt["user"]}]
 
 
 async def _generate(tier_name: TierName, state: State, runtime: Runtime[Context]) -> dict[str, Any]:

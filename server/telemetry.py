@@ -275,14 +275,9 @@ _active: Telemetry | None = None
 
 
 def activate(telemetry: Telemetry | None) -> None:
-    """Make `telemetry` the one the module-level functions report to (the served app's).
-
-    The model-call cap lives in graph code, which does not import the server: its refusals are
-    counted here by registering `count_rate_limited` with it.
-    """
+    """Make `telemetry` the one the module-level functions report to (the served app's)."""
     global _active
     _active = telemetry
-    report_cap_refusals_to(count_rate_limited if telemetry is not None else None)
 
 
 def emit_turn(result: TurnResult) -> None:
@@ -295,3 +290,8 @@ def count_rate_limited(scope: str) -> None:
     """Count one request refused by the rate limit named `scope` (e.g. "user", "guest", "model")."""
     if _active is not None:
         _active.rate_limited.labels(scope).inc()
+
+
+# The model-call cap lives in graph code, which does not import the server: its refusals are counted
+# here (nowhere while no app is active).
+report_cap_refusals_to(count_rate_limited)

@@ -123,6 +123,9 @@ class Catalog:
         them right). A turn looks up the same message several times (routing, the speculative
         search's rules and reranker, "like X"), so recent answers are kept.
         """
+        if not misspelt:
+            # The store's own text (an answer's sentences) is read once: nothing to remember.
+            return self._find_names(text, False)
         key = (text, misspelt)
         with self._names_lock:  # index builds look names up from worker threads
             if (cached := self._names_cache.get(key)) is not None:

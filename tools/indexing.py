@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import re
 import time
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from pydantic import BaseModel
 
 from tools.catalog import Catalog
 from tools.embeddings import Embedder
+from tools.jsonl import read_jsonl
 from tools.policies import load_policies
 from tools.search_backend import EmbeddingIdentity, IndexedDoc, IndexIdentity, NoIndex, SearchBackend
 from tools.vocab import DEMOGRAPHICS, GENRES, STATUS_JA
@@ -89,7 +89,7 @@ def build_documents(store_data_dir: Path, catalog: Catalog | None = None) -> lis
     series_files = {
         sid: _source_version(store_data_dir, f"catalog/{path.name}")
         for path in sorted((store_data_dir / "catalog").glob("series_*.jsonl"))
-        for sid in (json.loads(line)["series_id"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+        for sid in (row["series_id"] for _, row in read_jsonl(path))
     }
     reviews_version = _source_version(store_data_dir, "reviews/reviews.jsonl")
     products_version = _source_version(store_data_dir, "catalog/products.jsonl")

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.processes import REPO, free_port
+from tests.support.processes import free_port, spawned, wait_http
 
 pytestmark = pytest.mark.integration
 
@@ -22,22 +20,11 @@ def test_langgraph_dev_serves_the_turn_graph(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MANGAASSIST_")}
     env.update({"MANGAASSIST_DATA_DIR": str(tmp_path), "MANGAASSIST_LLM_MODE": "off",
                 "LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGSMITH_TRACING": "false"})
-    proc = subprocess.Popen(
-        [str(langgraph), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    cmd = [str(langgraph), "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port)]
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            try:
-                if httpx.get(f"{base}/ok", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "langgraph dev did not start"
-            time.sleep(0.5)
+    log = tmp_path / "langgraph-dev.log"
+    with spawned(cmd, env, log) as proc:
+        wait_http(f"{base}/ok", proc, "langgraph dev", 90, log)
         assistants = httpx.post(f"{base}/assistants/search", json={"graph_id": "mangaassist"}, timeout=10).json()
         assert assistants and assistants[0]["graph_id"] == "mangaassist"
         graph = httpx.get(f"{base}/assistants/{assistants[0]['assistant_id']}/graph", timeout=30).json()
@@ -55,9 +42,3 @@ def test_langgraph_dev_serves_the_turn_graph(tmp_path):
             timeout=60,
         ).json()
         assert run.get("result", {}).get("intent") == "recommendation", run
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
