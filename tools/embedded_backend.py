@@ -155,12 +155,7 @@ class _Version:
 
     def doc(self, idx: int) -> IndexedDoc:
         """The stored document at index position `idx`."""
-        raw = self.docs[idx]
-        if "genres" in raw:
-            return IndexedDoc.model_construct(**raw)
-        # Given, not defaulted: pydantic inspects a default factory's signature on every
-        # `model_construct` (0.1 ms a document, several ms a search).
-        return IndexedDoc.model_construct(genres=[], **raw)
+        return IndexedDoc.model_construct(**self.docs[idx])
 
 
 def _top(scores: np.ndarray, allowed: np.ndarray, n: int) -> np.ndarray:

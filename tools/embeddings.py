@@ -55,7 +55,8 @@ class Embedder(ABC):
         return np.vstack([self.embed_query(t) for t in texts]) if texts else np.empty((0, self.identity.dim), np.float32)
 
 
-def _normalise(vectors: np.ndarray) -> np.ndarray:
+def normalise(vectors: np.ndarray) -> np.ndarray:
+    """Unit-length float32 vectors along the last axis (a zero vector stays zero)."""
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
@@ -86,12 +87,12 @@ class E5Embedder(Embedder):
             chunk = list(texts[start : start + self._batch])
             with self._lock:
                 out[start : start + len(chunk)] = self._model.passage(chunk)
-        return _normalise(out)
+        return normalise(out)
 
     def embed_query(self, text: str) -> np.ndarray:
         """Query vector (e5's "query: " prefix)."""
         with self._lock:
-            return _normalise(self._model.query(text))
+            return normalise(self._model.query(text))
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Query vectors, batched."""
@@ -100,7 +101,7 @@ class E5Embedder(Embedder):
             chunk = list(texts[start : start + self._batch])
             with self._lock:
                 out[start : start + len(chunk)] = self._model.query(chunk)
-        return _normalise(out)
+        return normalise(out)
 
 
 class MiniLMEmbedder(Embedder):
@@ -139,7 +140,7 @@ class MiniLMEmbedder(Embedder):
         out = self._session.run(None, feed)[0]
         if out.ndim == 3:
             out = (out * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
-        return _normalise(out)
+        return normalise(out)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Document vectors, batched."""
@@ -174,11 +175,11 @@ class TitanEmbedder(Embedder):
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Document vectors (one Bedrock call per text, made by langchain-aws)."""
-        return _normalise(np.array(self._client.embed_documents(list(texts)), dtype=np.float32))
+        return normalise(np.array(self._client.embed_documents(list(texts)), dtype=np.float32))
 
     def embed_query(self, text: str) -> np.ndarray:
         """Query vector."""
-        return _normalise(np.array(self._client.embed_query(text), dtype=np.float32))
+        return normalise(np.array(self._client.embed_query(text), dtype=np.float32))
 
 
 def make_embedder(settings: Settings) -> Embedder:

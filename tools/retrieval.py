@@ -24,7 +24,7 @@ import numpy as np
 
 from mangaassist.settings import Settings
 from tools.catalog import Catalog, NameMatch
-from tools.embeddings import Embedder, get_embedder
+from tools.embeddings import Embedder, get_embedder, normalise
 from tools.indexing import IndexReport, Progress, build_documents, load_seed, run_index, seed_path
 from tools.latency import simulate
 from tools.models import Series
@@ -166,12 +166,13 @@ class Retriever:
         """
         if self.identity is None:
             self._check(await self.backend.describe())
-        if self.catalog is not None and (similar := await self._similar(query, self.catalog)) is not None:
-            asked = filters.doc_types if filters and filters.doc_types else _SERIES_DOC_TYPES
-            doc_types = [t for t in asked if t in _SERIES_DOC_TYPES]
-            if doc_types:
-                narrowed = (filters or SearchFilters()).model_copy(update={"doc_types": doc_types})
-                return await self._search_similar(similar, k, narrowed, self.catalog)
+        asked = filters.doc_types if filters and filters.doc_types else _SERIES_DOC_TYPES
+        # Only a search that may return series asks for the "like X" reading (a policy search never).
+        doc_types = [t for t in asked if t in _SERIES_DOC_TYPES]
+        similar = await self._similar(query, self.catalog) if doc_types and self.catalog is not None else None
+        if similar is not None:
+            narrowed = (filters or SearchFilters()).model_copy(update={"doc_types": doc_types})
+            return await self._search_similar(similar, k, narrowed, self.catalog)
         vector = await self.embed_query(query)
         await simulate("knn")
         hits = await self.backend.search(query, vector, max(k, RERANK_DEPTH), filters)
@@ -184,8 +185,9 @@ class Retriever:
     async def _similar(self, query: str, catalog: Catalog) -> SimilarRequest | None:
         """The "like X" reading of `query`, with an X the name look-up missed resolved from its span.
 
-        A compared span with a word no document contains ("like jujitsu kaisen") is taken to be a
-        title when one series is the best match of both legs (a misspelling keeps most of its
+        The catalog's look-up already finds a long Latin name one letter off; this resolves what it
+        cannot (a kana misspelling, a short name: "ベルセルグ", "berserck"). A compared span with a
+        word no document contains is taken to be a title when one series is the best match of both legs (a misspelling keeps most of its
         letters and its sense) and the span is spelt close to one of its names ("smells like
         smoke" is no title); otherwise it stays unresolved.
         """
@@ -196,12 +198,6 @@ class Retriever:
         if span is None:
             return None
         text = normalize(query)[span[0]:span[1]]
-        # A title that is also an everyday word counts only as written in the query ("MONSTERみたいな"):
-        # the catalog's own rule, applied to the span the cue isolates.
-        written = re.search(re.escape(text), query, re.IGNORECASE)
-        named = catalog.find_names(written.group()) if written else []
-        if len(named) == 1 and named[0].end - named[0].start == len(text):
-            return parse_similar(query, catalog, [NameMatch(named[0].kind, named[0].key, *span)])
         if not self.unknown_terms(text):
             return None
         hits = await self.backend.search(text, await self.embed_query(text), RERANK_DEPTH,
@@ -232,8 +228,7 @@ class Retriever:
         found = [self._doc_vectors[h] for h in hashes if h in self._doc_vectors]
         if not found:
             return None
-        mean = np.mean(found, axis=0)
-        return (mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32)
+        return normalise(np.mean(found, axis=0))
 
     async def _search_similar(
         self, similar: SimilarRequest, k: int, filters: SearchFilters, catalog: Catalog
@@ -245,13 +240,11 @@ class Retriever:
         """
         anchors = [catalog.series[s] for s in similar.anchors]
         profile = Profile.of(anchors)
-        vectors = [v for v in (await self._anchor_vector(anchors),
-                               await self.embed_query(similar.rest) if tokenize(similar.rest) else None)
-                   if v is not None]
-        vector = None
-        if vectors:
-            total = np.sum(vectors, axis=0)
-            vector = (total / (np.linalg.norm(total) or 1.0)).astype(np.float32)
+        # X's own vector and the request's words: neither waits for the other.
+        rest = self.embed_query(similar.rest) if tokenize(similar.rest) else asyncio.sleep(0)  # None
+        anchor, words = await asyncio.gather(self._anchor_vector(anchors), rest)
+        vectors = [v for v in (anchor, words) if v is not None]
+        vector = normalise(np.sum(vectors, axis=0)) if vectors else None
         await simulate("knn")
         hits = await self.backend.search(f"{similar.rest} {profile.terms()}", vector, SIMILAR_POOL, filters)
         own_ids = {s.series_id for s in catalog.by_author(similar.author)} if similar.author else set()

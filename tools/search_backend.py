@@ -35,7 +35,9 @@ class IndexedDoc(BaseModel):
     text: str
     store_id: str | None = None
     series_id: str | None = None
-    genres: list[str] = Field(default_factory=list)
+    # A plain default, not a factory: pydantic copies it per document, and `model_construct` (the
+    # stored documents' loader) inspects a factory's signature on every call.
+    genres: list[str] = []
     demographic: str | None = None
     format: Format | None = None
     in_stock: bool | None = None

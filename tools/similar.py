@@ -50,6 +50,7 @@ _OBJECT_AFTER_CUE = re.compile(
     _BEFORE + r"\s+(?P<x>[a-z0-9][a-z0-9' -]*?)"
     r"(?=\s+(?:but|with|and|that|which|where|in|on|for|from|by)\b|[,.?!;:]|$)"
 )
+_ANY_AFTER_CUE = re.compile(_AFTER)
 _OBJECT_BEFORE_CUE = re.compile(r"(?P<x>[\u30a0-\u30ffa-z0-9][\u30a0-\u30ffa-z0-9 ・-]*?)" + _AFTER)
 
 # Words that ask for a recommendation without saying what kind: left in, they would pull the search
@@ -83,7 +84,10 @@ def _compared(norm: str, match: NameMatch) -> bool:
 def compared_span(query: str) -> tuple[int, int] | None:
     """Where in the normalised query the thing compared against is, when a cue names one."""
     norm = normalize(query)
-    for pattern in (_OBJECT_AFTER_CUE, _OBJECT_BEFORE_CUE):
+    # The span before a cue is found from every start position, in time quadratic in the message:
+    # only where a cue is there to end it.
+    patterns = (_OBJECT_AFTER_CUE, _OBJECT_BEFORE_CUE) if _ANY_AFTER_CUE.search(norm) else (_OBJECT_AFTER_CUE,)
+    for pattern in patterns:
         if (m := pattern.search(norm)) and m.group("x").strip():
             return m.start("x"), m.start("x") + len(m.group("x").rstrip())
     return None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from mangaassist.settings import get_settings
 from tools.catalog import Catalog
 from tools.rerank import TURN_DOC_TYPES
 from tools.search_backend import SearchFilters
@@ -14,9 +13,9 @@ from tools.text import normalize
 TURN = SearchFilters(doc_types=TURN_DOC_TYPES)
 
 
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return Catalog(get_settings().store_data_dir)
+@pytest.fixture
+def catalog(services) -> Catalog:
+    return services.catalog
 
 
 @pytest.mark.parametrize(
