@@ -1,7 +1,7 @@
 """Two-stage intent routing: high-precision rules first, then a trained classifier.
 
-The classifier is a TF-IDF (character and word n-grams) logistic regression trained on the
-labelled utterances in `data/intents/train.jsonl`, with catalog names masked so it learns the
+The classifier is a TF-IDF (character and word n-grams) linear SVM trained on the
+labelled utterances in `data/intents/train*.jsonl`, with catalog names masked so it learns the
 shape of a request rather than the titles in it. `mangaassist train-intent` trains it
 deterministically at build time; the service only loads the artifact.
 """
@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import joblib
 import numpy as np
-import scipy.sparse as sp
+import numpy.typing as npt
 import sklearn
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
@@ -144,6 +146,53 @@ def train(store_data_dir: Path, catalog: Catalog, out: Path) -> dict[str, object
     return {"examples": len(rows), "artifact": str(out), "data_hash": data_hash[:12]}
 
 
+# TfidfVectorizer options that change transform()'s output, at the only values that
+# IntentRouter._margins reproduces: an artifact set otherwise must fail at load, not score
+# differently. Fit-time options (smooth_idf, min_df, ...) are already folded into `idf_` and
+# `vocabulary_`; the text options (lowercase, strip_accents, token_pattern, ngram_range, ...)
+# live in `build_analyzer()`.
+_DIRECT_TFIDF_OPTIONS: dict[str, object] = {
+    "binary": False, "use_idf": True, "norm": "l2", "dtype": np.float64,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _TfidfBlock:
+    """One fitted vectorizer of the feature union, addressed in the union's concatenated columns."""
+
+    analyze: Callable[[str], list[str]]
+    columns: dict[str, int]  # n-gram -> column of the union's output (and of the SVM's coef_)
+    sublinear_tf: bool
+
+
+def _tfidf_blocks(features: FeatureUnion) -> tuple[list[_TfidfBlock], npt.NDArray[np.float64]]:
+    """Each vectorizer's analyzer and vocabulary, with the idf of every union column.
+
+    Raises:
+        NotImplementedError: the union uses an option the direct scoring does not reproduce.
+    """
+    if features.transformer_weights is not None:
+        raise NotImplementedError("intent feature union: transformer_weights are not supported")
+    blocks: list[_TfidfBlock] = []
+    idfs: list[npt.NDArray[np.float64]] = []
+    offset = 0
+    for name, vectorizer in features.transformer_list:
+        if not isinstance(vectorizer, TfidfVectorizer):
+            kind = type(vectorizer).__name__
+            raise NotImplementedError(f"intent feature {name!r}: {kind} is not supported")
+        params = vectorizer.get_params()
+        unsupported = {k: params[k] for k, v in _DIRECT_TFIDF_OPTIONS.items() if params[k] != v}
+        if unsupported:
+            raise NotImplementedError(f"intent feature {name!r}: unsupported options {unsupported}")
+        # FeatureUnion concatenates its parts' columns in order, so each vocabulary shifts by
+        # the widths of the parts before it.
+        columns = {gram: offset + int(col) for gram, col in vectorizer.vocabulary_.items()}
+        blocks.append(_TfidfBlock(vectorizer.build_analyzer(), columns, vectorizer.sublinear_tf))
+        idfs.append(vectorizer.idf_)
+        offset += len(vectorizer.idf_)
+    return blocks, np.concatenate(idfs)
+
+
 class IntentRouter:
     """Rules, then the trained classifier, over entity-masked text."""
 
@@ -159,18 +208,32 @@ class IntentRouter:
                 f"intent model at {model_path} was trained on other data; run `mangaassist train-intent`"
             )
         self._pipeline: Pipeline = artifact["pipeline"]
-        # One message at a time, the pipeline's own input validation and joblib dispatch cost more
-        # than the arithmetic: classify() applies the fitted parts directly (same margins).
-        features: FeatureUnion = self._pipeline.named_steps["features"]
+        # For one short message, sklearn's sparse-matrix building, validation and matmul cost
+        # far more than the arithmetic, so _margins computes the same margins from the fitted
+        # parts with plain dicts and a few small dense arrays.
         clf: LinearSVC = self._pipeline.named_steps["clf"]
-        self._vectorizers = [vectorizer for _, vectorizer in features.transformer_list]
-        self._weights = sp.csr_matrix(clf.coef_.T)
-        self._intercept = clf.intercept_
+        self._blocks, self._idf = _tfidf_blocks(self._pipeline.named_steps["features"])
+        # One contiguous row of class weights per feature column: a message gathers only its rows.
+        self._weights: npt.NDArray[np.float64] = np.ascontiguousarray(clf.coef_.T, dtype=np.float64)
+        self._intercept: npt.NDArray[np.float64] = clf.intercept_
 
-    def _margins(self, text: str) -> np.ndarray:
-        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
-            x = sp.hstack([vectorizer.transform([text]) for vectorizer in self._vectorizers], format="csr")
-        return np.asarray((x @ self._weights).todense()).ravel() + self._intercept
+    def _margins(self, text: str) -> npt.NDArray[np.float64]:
+        """The SVM's decision_function for one text, as the fitted pipeline computes it."""
+        margins = self._intercept.copy()
+        for block in self._blocks:
+            grams = Counter(block.analyze(text))
+            counts = {block.columns[g]: n for g, n in grams.items() if g in block.columns}
+            if not counts:
+                continue  # an all-zero part adds nothing (sklearn's l2 norm leaves it zero)
+            columns = np.fromiter(counts, dtype=np.intp, count=len(counts))
+            tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+            if block.sublinear_tf:
+                tf = 1.0 + np.log(tf)
+            tfidf = tf * self._idf[columns]
+            # Each part is l2-normalised on its own before the union concatenates them; the norm
+            # is positive because tf and idf are both at least 1.
+            margins += (tfidf / np.sqrt(tfidf @ tfidf)) @ self._weights[columns]
+        return margins
 
     def classify(self, entities: Entities) -> IntentDecision:
         """Decide the intent of a message from its masked text and entities."""

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 
 import joblib
+import numpy as np
 import pytest
+from sklearn.pipeline import Pipeline
 
-from mangaassist.settings import REPO_DATA_DIR
+from mangaassist.settings import REPO_DATA_DIR, get_settings
 from tools.entities import extract_entities
-from tools.intent import load_utterances, rule_intent, train
+from tools.intent import (
+    IntentRouter,
+    build_pipeline,
+    load_utterances,
+    rule_intent,
+    train,
+    training_files,
+)
 
 # The held-out dev set is never trained on; this is a regression floor, not a target.
 DEV_FLOOR = 0.90
@@ -55,3 +65,55 @@ def test_training_is_deterministic(services, tmp_path):
     a = joblib.load(tmp_path / "a.joblib")["pipeline"].named_steps["clf"].coef_
     b = joblib.load(tmp_path / "b.joblib")["pipeline"].named_steps["clf"].coef_
     assert (a == b).all()
+
+
+def _router_for(pipeline: Pipeline, tmp_path: Path) -> IntentRouter:
+    """A router over `pipeline`, in an artifact that otherwise passes the load checks."""
+    artifact = joblib.load(get_settings().intent_model_path)
+    artifact["pipeline"] = pipeline
+    joblib.dump(artifact, tmp_path / "model.joblib")
+    return IntentRouter(REPO_DATA_DIR, tmp_path / "model.joblib")
+
+
+def _assert_margins_match(router: IntentRouter, pipeline: Pipeline, texts: list[str]) -> None:
+    expected = pipeline.decision_function(texts)
+    direct = np.array([router._margins(text) for text in texts])
+    np.testing.assert_allclose(direct, expected, rtol=0, atol=1e-9)
+    assert (direct.argmax(axis=1) == expected.argmax(axis=1)).all()
+
+
+def test_direct_margins_match_the_pipeline(services):
+    paths = [*training_files(REPO_DATA_DIR), REPO_DATA_DIR / "intents" / "dev.jsonl"]
+    raw = [row["text"] for path in paths for row in load_utterances(path)]
+    assert len(paths) > 1 and raw
+    # Masked text is what the router scores; raw text keeps the titles, case and digits that
+    # masking removes. "" has no n-gram at all.
+    masked = [extract_entities(text, services.catalog).masked_text for text in raw]
+    pipeline = joblib.load(get_settings().intent_model_path)["pipeline"]
+    _assert_margins_match(services.intents, pipeline, [*masked, *raw, ""])
+
+
+def test_direct_margins_follow_plain_tf(tmp_path):
+    # The shipped model uses sublinear tf; the direct path must honour the artifact either way.
+    rows = load_utterances(REPO_DATA_DIR / "intents" / "dev.jsonl")
+    texts = [row["text"] for row in rows]
+    pipeline = build_pipeline().set_params(features__chars__sublinear_tf=False)
+    pipeline.fit(texts, [row["intent"] for row in rows])
+    _assert_margins_match(_router_for(pipeline, tmp_path), pipeline, texts)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("features__words__norm", "l1"),
+        ("features__chars__use_idf", False),
+        ("features__chars__binary", True),
+        ("features__transformer_weights", {"chars": 1.0, "words": 0.5}),
+    ],
+)
+def test_router_refuses_options_it_does_not_score(tmp_path, option, value):
+    rows = load_utterances(REPO_DATA_DIR / "intents" / "dev.jsonl")
+    pipeline = build_pipeline().set_params(**{option: value})
+    pipeline.fit([row["text"] for row in rows], [row["intent"] for row in rows])
+    with pytest.raises(NotImplementedError, match=option.rsplit("__", 1)[-1]):
+        _router_for(pipeline, tmp_path)
