@@ -19,6 +19,7 @@ import random
 import threading
 import time
 import tomllib
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -57,6 +58,53 @@ class CachedAnswer:
 def _vectorizer() -> TfidfVectorizer:
     # Character n-grams within word boundaries work for both English and unsegmented Japanese.
     return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), lowercase=True, sublinear_tf=True)
+
+
+# The vectorizer's n-gram analyzer is a pure function of the text: one serves every thread.
+_ANALYZER = _vectorizer().build_analyzer()
+# Smooth idf over two questions, ln((1 + 2) / (1 + df)) + 1: an n-gram both share weighs 1, one
+# only a single question has weighs this.
+_IDF_ONE_SIDE = math.log(3 / 2) + 1
+
+
+@dataclass(frozen=True)
+class _Question:
+    """A question's sublinear term frequencies, analysed once and compared many times."""
+
+    text: str
+    tf: dict[str, float]
+    tf_squares: float
+
+    @classmethod
+    def of(cls, text: str) -> _Question:
+        """Analyse `text` as `_vectorizer()` would: 1 + ln(count) per character n-gram."""
+        tf = {gram: 1.0 + math.log(count) for gram, count in Counter(_ANALYZER(text)).items()}
+        return cls(text, tf, sum(t * t for t in tf.values()))
+
+
+def _similarity(a: _Question, b: _Question) -> float:
+    """The cosine of `_vectorizer()` fitted on just [a, b], without fitting it.
+
+    A fit (vocabulary, sparse matrices, input validation) costs over a millisecond of CPU, paid
+    for every stored question a lookup compares. With two documents the idf takes only two values,
+    so the score follows from the shared n-grams and each side's precomputed sum of squared tf.
+    """
+    if a.text == b.text:
+        return 1.0
+    shared = a.tf.keys() & b.tf.keys()
+    if not shared:  # also when a side has no n-gram, where the vectorizer gives a zero row or fails
+        return 0.0
+    dot = shared_a = shared_b = 0.0
+    for gram in shared:
+        tf_a, tf_b = a.tf[gram], b.tf[gram]
+        dot += tf_a * tf_b
+        shared_a += tf_a * tf_a
+        shared_b += tf_b * tf_b
+    # Every n-gram weighs _IDF_ONE_SIDE except the shared ones, which weigh 1.
+    squared, surplus = _IDF_ONE_SIDE**2, _IDF_ONE_SIDE**2 - 1.0
+    norm_a = squared * a.tf_squares - surplus * shared_a
+    norm_b = squared * b.tf_squares - surplus * shared_b
+    return dot / math.sqrt(norm_a * norm_b)
 
 
 class ResponseCache:
@@ -122,7 +170,7 @@ def strings(language: str) -> dict[str, str]:
 
 @dataclass
 class _Entry:
-    question: str
+    question: _Question
     answer: str
     expires_at: float
     compute_s: float
@@ -150,37 +198,30 @@ class AnswerCache:
         blob = json.dumps([prompt["system"], prompt["history"]], ensure_ascii=False, sort_keys=True)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
 
-    @staticmethod
-    def _similarity(a: str, b: str) -> float:
-        if a == b:
-            return 1.0
-        vectorizer = _vectorizer()
-        try:
-            matrix = vectorizer.fit_transform([a, b])
-        except ValueError:  # no n-gram in common vocabulary (e.g. punctuation only)
-            return 0.0
-        return float((matrix[0] @ matrix[1].T).toarray()[0, 0])
-
     def get(self, key: str, question: str) -> str | None:
         """A stored answer for a close question, unless it has (probabilistically) expired."""
         now = self._clock()
         with self._lock:
             candidates = list(self._entries.get(key, []))
+        if not candidates:
+            return None
+        asked = _Question.of(question)
         for entry in candidates:
             # XFetch: expire early with probability growing as expiry nears (-log U is Exp(1)).
             early = entry.compute_s * self.beta * -math.log(max(random.random(), 1e-12))
             if now + early >= entry.expires_at:
                 continue
-            if self._similarity(entry.question, question) >= self.min_similarity:
+            if _similarity(entry.question, asked) >= self.min_similarity:
                 return entry.answer
         return None
 
     def put(self, key: str, question: str, answer: str, compute_s: float) -> None:
         """Store a fresh model answer; expired entries of the key are dropped."""
         now = self._clock()
+        stored = _Entry(_Question.of(question), answer, now + self.ttl_s, compute_s)
         with self._lock:
-            kept = [e for e in self._entries.get(key, []) if e.expires_at > now and e.question != question]
-            kept.append(_Entry(question, answer, now + self.ttl_s, compute_s))
+            kept = [e for e in self._entries.get(key, []) if e.expires_at > now and e.question.text != question]
+            kept.append(stored)
             self._entries[key] = kept[-32:]
 
 
