@@ -29,7 +29,7 @@ async def recommend_products(state: State, runtime: Runtime[Context]) -> dict[st
         purchased = list(dict.fromkeys(p.series_id for a in bought if (p := catalog.product(a))))
     # The service call does not wait for the speculative search, still running beside it.
     await simulate("recommendations")
-    candidates = await services.recommendations.recommend(
+    ranking = await services.recommendations.rank(
         RecommendationRequest(
             genres=plan["genres"],
             seed_series=plan["series_ids"],
@@ -39,13 +39,14 @@ async def recommend_products(state: State, runtime: Runtime[Context]) -> dict[st
             status=plan["status"],
             max_volumes=plan["max_volumes"],
             purchased_series=purchased,
-            # Its whole ranking of the eligible series (a few hundred ids and scores): the search's
-            # hits may lift any of them, a misspelt "horor" request's horror series included.
+            # The ranking holds every eligible series (a few hundred ids and scores): the search's
+            # hits may lift any of them, a misspelt "horor" request's horror series included. Here
+            # the limit only sets how few genre or demographic matches narrow the candidates.
             limit=len(catalog.series),
         )
     )
     retrieval = await turn_retrieval(state.get("retrieval", {}), context.speculation)
-    picks = blend_retrieval(candidates, retrieval.get("hits", []), limit)
+    picks = blend_retrieval(ranking, retrieval.get("hits", []), limit)
     asins = [
         p.asin
         for r in picks

@@ -22,6 +22,7 @@ weighted reciprocal rank fusion.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import math
 import os
@@ -29,8 +30,8 @@ import shutil
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, get_args
@@ -60,6 +61,11 @@ LEG_CANDIDATES = 50
 POINTER_CHECK_S = 5.0
 DENSE_WEIGHT = 1.0
 LEXICAL_WEIGHT = 1.0
+# Parsed documents kept per version: more than a turn's whole corpus (series, reviews and policy
+# documents, under a thousand), so turns stop re-parsing the same hits; volume look-ups share it.
+PARSED_DOCS = 4096
+# Masks kept per version, by filters (all dropped when full): a turn's few filter sets recur.
+FILTER_MASKS = 128
 
 _DOC_TYPES: tuple[str, ...] = get_args(DocType)
 _LANGUAGES = ("en", "ja")
@@ -116,11 +122,38 @@ class _Version:
     series_ids: dict[str, int]
     topic: np.ndarray
     topic_ids: dict[str, int]
+    # The vectors' row of each document, -1 for one the dense leg does not hold.
+    dense_row: np.ndarray = field(init=False, repr=False)
+    _doc: Callable[[int], IndexedDoc] = field(init=False, repr=False)
+    _masks: dict[str, np.ndarray] = field(init=False, repr=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # The dense leg ranks vector rows and breaks ties by row: the same order as by document
+        # only while rows follow document order, as `write_version` writes them.
+        if np.any(np.diff(self.dense_docs) <= 0):
+            raise ValueError("dense_docs must be in ascending document order")
+        self.dense_row = np.full(len(self.docs), -1, dtype=np.int32)
+        self.dense_row[self.dense_docs] = np.arange(len(self.dense_docs), dtype=np.int32)
+        # Per version, and holding the store rather than the version: no reference cycle, so a
+        # swapped-out version and its cache are freed at once.
+        self._doc = functools.lru_cache(maxsize=PARSED_DOCS)(functools.partial(_parse_doc, self.docs))
 
     def mask(self, f: SearchFilters | None) -> np.ndarray | None:
-        """Documents `f` allows (same rules as `SearchFilters.allows`), or None for all."""
+        """Documents `f` allows (same rules as `SearchFilters.allows`), or None for all.
+
+        The array is shared by every search with the same filters, so it is read-only.
+        """
         if f is None:
             return None
+        key = f.model_dump_json()
+        m = self._masks.get(key)
+        if m is None:
+            if len(self._masks) >= FILTER_MASKS:
+                self._masks.clear()
+            m = self._masks[key] = self._build_mask(f)
+        return m
+
+    def _build_mask(self, f: SearchFilters) -> np.ndarray:
         m = np.ones(len(self.docs), dtype=bool)
         if f.doc_types:
             m &= np.isin(self.doc_type, [_DOC_TYPES.index(t) for t in f.doc_types])
@@ -140,6 +173,7 @@ class _Version:
             m &= np.isin(self.series, [self.series_ids.get(s, -2) for s in f.series_ids])
         if f.topics:
             m &= np.isin(self.topic, [self.topic_ids.get(t, -2) for t in f.topics])
+        m.flags.writeable = False
         return m
 
     def lexical_scores(self, text: str) -> np.ndarray:
@@ -154,13 +188,21 @@ class _Version:
         return scores
 
     def doc(self, idx: int) -> IndexedDoc:
-        """The stored document at index position `idx`."""
-        return IndexedDoc.model_construct(**self.docs[idx])
+        """The stored document at index position `idx` (one shared instance: never mutate it)."""
+        return self._doc(idx)
 
 
-def _top(scores: np.ndarray, allowed: np.ndarray, n: int) -> np.ndarray:
-    """Indices of the `n` best allowed positive scores, best first (ties: lower index first)."""
-    candidates = np.flatnonzero(allowed & (scores > 0))
+def _parse_doc(docs: DocStore, idx: int) -> IndexedDoc:
+    return IndexedDoc.model_construct(**docs[idx])
+
+
+def _top(scores: np.ndarray, allowed: np.ndarray | None, n: int) -> np.ndarray:
+    """Indices of the `n` best allowed positive scores, best first (ties: lower index first).
+
+    `allowed` None allows every index.
+    """
+    positive = scores > 0
+    candidates = np.flatnonzero(positive if allowed is None else allowed & positive)
     if len(candidates) > n:
         part = np.argpartition(-scores[candidates], n - 1)[:n]
         candidates = candidates[part]
@@ -232,6 +274,14 @@ def write_version(
     return identity
 
 
+def _mapped(path: Path) -> np.ndarray:
+    """A memory-mapped array as a plain ndarray view of the same pages.
+
+    Every slice or product of an `np.memmap` runs its Python-level hooks; a query takes hundreds.
+    """
+    return np.asarray(np.load(path, mmap_mode="r"))
+
+
 def load_version(path: Path) -> _Version:
     """Load a version directory; the arrays are memory-mapped."""
     identity = IndexIdentity.model_validate_json((path / "identity.json").read_text(encoding="utf-8"))
@@ -241,12 +291,12 @@ def load_version(path: Path) -> _Version:
     codes: dict[str, dict[str, int]] = json.loads((path / "codes.json").read_text(encoding="utf-8"))
     return _Version(
         identity=identity, docs=docs,
-        vectors=np.load(path / "vectors.npy", mmap_mode="r"),
+        vectors=_mapped(path / "vectors.npy"),
         dense_docs=np.load(path / "dense_docs.npy"),
         term_ids={t: i for i, t in enumerate(terms)},
         ptr=np.load(path / "postings_ptr.npy"),
-        post_doc=np.load(path / "postings_doc.npy", mmap_mode="r"),
-        post_w=np.load(path / "postings_w.npy", mmap_mode="r"),
+        post_doc=_mapped(path / "postings_doc.npy"),
+        post_w=_mapped(path / "postings_w.npy"),
         doc_type=columns["doc_type"], language=columns["language"], fmt=columns["fmt"],
         in_stock=columns["in_stock"], genre_bits=columns["genre_bits"], series=columns["series"],
         topic=columns["topic"], genre_ids=codes["genres"], series_ids=codes["series"], topic_ids=codes["topics"],
@@ -407,31 +457,42 @@ def _search(
     v: _Version, text: str, vector: np.ndarray | None, k: int, filters: SearchFilters | None, candidates: int
 ) -> list[SearchHit]:
     """Both legs over one version, masked by `filters`, fused by weighted RRF."""
-    n = len(v.docs)
     allowed = v.mask(filters)
-    if allowed is None:
-        allowed = np.ones(n, dtype=bool)
     lexical = v.lexical_scores(text)
     lex_top = _top(lexical, allowed, candidates)
-    dense = np.zeros(n, dtype=np.float32)
+    # Per vector row, not per document: only the embedded documents (a few percent) have one.
+    dense: np.ndarray | None = None
     dense_top = np.empty(0, dtype=np.int64)
     if vector is not None and len(v.dense_docs):
         if vector.shape != (v.identity.embedding.dim,):
             raise ValueError(f"query vector has shape {vector.shape}, the index expects {v.identity.embedding.dim}")
-        sims = np.asarray(v.vectors @ vector.astype(np.float32), dtype=np.float32)
+        sims = v.vectors @ vector.astype(np.float32)
         # Cosine can be negative; shift so "no evidence" (0) stays below every real candidate.
-        dense[v.dense_docs] = (sims + 1.0) / 2.0
-        dense_top = _top(dense, allowed, candidates)
-    fused: dict[int, float] = {}
-    for weight, ranking in ((DENSE_WEIGHT, dense_top), (LEXICAL_WEIGHT, lex_top)):
-        for rank, idx in enumerate(ranking.tolist()):
-            fused[idx] = fused.get(idx, 0.0) + weight / (RRF_K + rank + 1)
-    best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+        dense = (sims + 1.0) / 2.0
+        rows = _top(dense, None if allowed is None else allowed[v.dense_docs], candidates)
+        dense_top = v.dense_docs[rows]
+    # Weighted RRF in numpy: `bincount` adds each document's contributions in input order (dense
+    # leg first) from 0.0, the same float sums as adding them one at a time.
+    legs = (dense_top, lex_top)
+    ids, slot = np.unique(np.concatenate(legs), return_inverse=True)
+    contributions = np.concatenate([
+        weight / (RRF_K + 1 + np.arange(len(ranking), dtype=np.float64))
+        for weight, ranking in zip((DENSE_WEIGHT, LEXICAL_WEIGHT), legs, strict=True)
+    ])
+    fused = np.bincount(slot, weights=contributions, minlength=len(ids))
+    best = np.lexsort((ids, -fused))[:k]
+    best_ids = ids[best]
+    shifted_scores: list[float] = [0.0] * len(best_ids)
+    if dense is not None:
+        best_rows = v.dense_row[best_ids]
+        shifted_scores = np.where(best_rows >= 0, dense[best_rows], 0.0).tolist()
     hits = []
-    for idx, score in best:
-        scores: dict[str, float] = {"lexical": round(float(lexical[idx]), 4), "fused": round(score, 6)}
+    for idx, score, lex, shifted in zip(
+        best_ids.tolist(), fused[best].tolist(), lexical[best_ids].tolist(), shifted_scores, strict=True
+    ):
+        scores: dict[str, float] = {"lexical": round(lex, 4), "fused": round(score, 6)}
         if vector is not None:
-            scores["dense"] = round(float(dense[idx]) * 2.0 - 1.0, 4) if dense[idx] else 0.0
+            scores["dense"] = round(shifted * 2.0 - 1.0, 4) if shifted else 0.0
         doc = v.doc(idx)
         hits.append(SearchHit(doc_id=doc.doc_id, score=round(score, 6), scores=scores, doc=doc))  # type: ignore[arg-type]
     return hits

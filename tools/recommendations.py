@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import heapq
 import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from tools.catalog import Catalog
-from tools.models import Series
 
 
 class RecommendationRequest(BaseModel):
@@ -34,78 +37,163 @@ class Recommendation(BaseModel):
     reasons: list[str]
 
 
+@dataclass(frozen=True, slots=True)
+class _Traits:
+    """What scoring reads of a series, as sets built once for the catalog, not once per request."""
+
+    series_id: str
+    genres: frozenset[str]
+    # As listed: a seed's genre overlap is a share of its listed genres.
+    genre_count: int
+    themes: frozenset[str]
+    authors: frozenset[str]
+    demographic: str
+    status: str
+    volumes: int
+    # Long-running, reviewed series are safer first picks.
+    prior: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One request's side of the scoring, worked out once rather than for every candidate."""
+
+    genres: list[str]
+    seeds: list[_Traits]
+    seed_authors: list[str]
+    similar_to: bool
+    # The genres of the seed authors' works, when authors are the only seeds.
+    author_genres: frozenset[str] | None
+    demographic: str | None
+    liked: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """Every eligible series' score for one request (unordered, unrounded).
+
+    Reasons are worked out only for the series picked from it: the ranking holds a few hundred.
+    """
+
+    scores: dict[str, float]
+    explain: Callable[[str], list[str]]
+
+    def recommendations(self, picks: Iterable[tuple[str, float]]) -> list[Recommendation]:
+        """`picks` (series and the score to show) as recommendations with their reasons."""
+        return [
+            Recommendation(series_id=sid, score=score, reasons=self.explain(sid)) for sid, score in picks
+        ]
+
+
+def _best(scored: Iterable[tuple[str, float]], limit: int) -> list[tuple[str, float]]:
+    """The `limit` highest scores, best first (ties: lower series id first)."""
+    top = heapq.nsmallest(limit, ((-score, sid) for sid, score in scored))
+    return [(sid, -negated) for negated, sid in top]
+
+
 class RecommendationsTool:
     """Content-based ranking over the catalog (genres, themes, demographic, authors, history)."""
 
     def __init__(self, catalog: Catalog) -> None:
         self._catalog = catalog
+        self._traits = {
+            s.series_id: _Traits(
+                series_id=s.series_id, genres=frozenset(s.genres), genre_count=len(s.genres),
+                themes=frozenset(s.themes), authors=frozenset(s.authors), demographic=s.demographic,
+                status=s.status, volumes=s.volumes,
+                prior=0.05 * math.log1p(s.volumes) + (0.1 if catalog.reviews.get(s.series_id) else 0.0),
+            )
+            for s in catalog.series.values()
+        }
 
-    def _score(self, s: Series, req: RecommendationRequest, seeds: list[Series], history: list[Series]) -> tuple[float, list[str]]:
-        reasons: list[str] = []
+    def _plan(self, req: RecommendationRequest) -> _Plan:
+        traits = self._traits
+        author_genres = None
+        if req.seed_authors and not any(i in traits for i in req.seed_series):
+            works = [w for a in req.seed_authors for w in self._catalog.by_author(a)]
+            author_genres = frozenset(g for w in works for g in w.genres)
+        return _Plan(
+            genres=req.genres,
+            seeds=[traits[i] for i in req.seed_series if i in traits],
+            seed_authors=req.seed_authors,
+            similar_to=req.similar_to,
+            author_genres=author_genres,
+            demographic=req.demographic,
+            liked=frozenset(g for i in req.purchased_series if i in traits for g in traits[i].genres),
+        )
+
+    @staticmethod
+    def _score(s: _Traits, p: _Plan, reasons: list[str] | None = None) -> float:
+        """The series' score for the plan; `reasons`, when given, collects why it fits."""
         score = 0.0
-        if req.genres:
-            hit = [g for g in req.genres if g in s.genres]
-            score += 2.0 * len(hit) / len(req.genres)
-            reasons += [f"genre:{g}" for g in hit]
-        for seed in seeds:
-            shared = set(seed.genres) & set(s.genres)
-            score += 1.2 * len(shared) / max(len(seed.genres), 1)
-            themes = set(seed.themes) & set(s.themes)
-            score += 0.4 * len(themes)
+        if p.genres:
+            hit = [g for g in p.genres if g in s.genres]
+            score += 2.0 * len(hit) / len(p.genres)
+            if reasons is not None:
+                reasons += [f"genre:{g}" for g in hit]
+        for seed in p.seeds:
+            shared = seed.genres & s.genres
+            score += 1.2 * len(shared) / max(seed.genre_count, 1)
+            score += 0.4 * len(seed.themes & s.themes)
             if seed.demographic == s.demographic:
                 score += 0.3
-            if set(seed.authors) & set(s.authors):
+            if not seed.authors.isdisjoint(s.authors):
                 score += 0.6
-                reasons.append(f"same_author:{seed.series_id}")
-            if shared:
+                if reasons is not None:
+                    reasons.append(f"same_author:{seed.series_id}")
+            if shared and reasons is not None:
                 reasons.append(f"like:{seed.series_id}")
-        for author in req.seed_authors:
+        for author in p.seed_authors:
             if author in s.authors:
-                score += 0.0 if req.similar_to else 1.5
-                reasons.append(f"author:{author}")
-        if req.seed_authors and not seeds:
-            author_genres = {g for a in req.seed_authors for w in self._catalog.by_author(a) for g in w.genres}
-            shared = author_genres & set(s.genres)
-            score += 1.0 * len(shared) / max(len(author_genres), 1)
-        if req.demographic and req.demographic == s.demographic:
+                score += 0.0 if p.similar_to else 1.5
+                if reasons is not None:
+                    reasons.append(f"author:{author}")
+        if p.author_genres is not None:
+            score += 1.0 * len(p.author_genres & s.genres) / max(len(p.author_genres), 1)
+        if p.demographic and p.demographic == s.demographic:
             score += 0.8
-            reasons.append(f"demographic:{s.demographic}")
-        if history:
-            liked = {g for h in history for g in h.genres}
-            score += 0.5 * len(liked & set(s.genres)) / max(len(liked), 1)
-            if liked & set(s.genres):
+            if reasons is not None:
+                reasons.append(f"demographic:{s.demographic}")
+        if p.liked:
+            shared_liked = p.liked & s.genres
+            score += 0.5 * len(shared_liked) / len(p.liked)
+            if shared_liked and reasons is not None:
                 reasons.append("history")
-        # Long-running, reviewed series are safer first picks.
-        score += 0.05 * math.log1p(s.volumes) + (0.1 if self._catalog.reviews.get(s.series_id) else 0.0)
-        return score, reasons
+        return score + s.prior
 
-    async def recommend(self, req: RecommendationRequest) -> list[Recommendation]:
-        """The best `limit` series for the request, never one of the seeds or already bought."""
-        cat = self._catalog
-        seeds = [cat.series[i] for i in req.seed_series if i in cat.series]
-        history = [cat.series[i] for i in req.purchased_series if i in cat.series]
+    def _reasons(self, plan: _Plan, series_id: str) -> list[str]:
+        reasons: list[str] = []
+        self._score(self._traits[series_id], plan, reasons)
+        return reasons
+
+    async def rank(self, req: RecommendationRequest) -> Ranking:
+        """Every series the request allows, scored; never one of the seeds or already bought."""
         excluded = set(req.seed_series) | set(req.purchased_series)
-        candidates = [s for s in cat.series.values() if s.series_id not in excluded]
+        candidates = [t for t in self._traits.values() if t.series_id not in excluded]
         if req.genres:
-            matching = [s for s in candidates if set(req.genres) & set(s.genres)]
+            wanted = frozenset(req.genres)
+            matching = [t for t in candidates if not wanted.isdisjoint(t.genres)]
             if len(matching) >= min(req.limit, 3):
                 candidates = matching
         # Status and length are hard constraints: a shopper who asks for short or finished
         # series does not want a long-running one, however well it matches otherwise.
         if req.status:
-            candidates = [s for s in candidates if s.status == req.status]
+            candidates = [t for t in candidates if t.status == req.status]
         if req.max_volumes:
-            candidates = [s for s in candidates if s.volumes <= req.max_volumes]
+            candidates = [t for t in candidates if t.volumes <= req.max_volumes]
         if req.demographic:
-            matching = [s for s in candidates if s.demographic == req.demographic]
+            matching = [t for t in candidates if t.demographic == req.demographic]
             if len(matching) >= min(req.limit, 3):
                 candidates = matching
-        scored = [(self._score(s, req, seeds, history), s.series_id) for s in candidates]
-        scored.sort(key=lambda item: (-item[0][0], item[1]))
-        return [
-            Recommendation(series_id=sid, score=round(sc, 4), reasons=reasons)
-            for (sc, reasons), sid in scored[: req.limit]
-        ]
+        plan = self._plan(req)
+        return Ranking({t.series_id: self._score(t, plan) for t in candidates}, partial(self._reasons, plan))
+
+    async def recommend(self, req: RecommendationRequest) -> list[Recommendation]:
+        """The best `limit` series for the request, never one of the seeds or already bought."""
+        ranking = await self.rank(req)
+        return ranking.recommendations(
+            (sid, round(score, 4)) for sid, score in _best(ranking.scores.items(), req.limit)
+        )
 
 
 # How much a series' match to the shopper's own words (its best search score, relative to the
@@ -113,21 +201,19 @@ class RecommendationsTool:
 RETRIEVAL_WEIGHT = 0.6
 
 
-def blend_retrieval(
-    picks: list[Recommendation], hits: list[dict[str, Any]], limit: int
-) -> list[Recommendation]:
-    """The best `limit` of the service's `picks` once the turn's search hits are added in.
+def blend_retrieval(ranking: Ranking, hits: list[dict[str, Any]], limit: int) -> list[Recommendation]:
+    """The best `limit` of the service's ranking once the turn's search hits are added in.
 
-    Done beside the service rather than by it, so its call does not have to wait for the search.
+    A series' service score is the one `recommend` would show (rounded to 4 places). Done beside
+    the service rather than by it, so its call does not have to wait for the search.
     """
     series_hits = [h for h in hits if h.get("series_id")]
     top = max((h["score"] for h in series_hits), default=0.0) or 1.0
     matched: dict[str, float] = {}
     for h in series_hits:
         matched[h["series_id"]] = max(matched.get(h["series_id"], 0.0), h["score"] / top)
-    blended = [
-        r.model_copy(update={"score": round(r.score + RETRIEVAL_WEIGHT * matched.get(r.series_id, 0.0), 4)})
-        for r in picks
-    ]
-    blended.sort(key=lambda r: (-r.score, r.series_id))
-    return blended[:limit]
+    blended = (
+        (sid, round(round(score, 4) + RETRIEVAL_WEIGHT * matched.get(sid, 0.0), 4))
+        for sid, score in ranking.scores.items()
+    )
+    return ranking.recommendations(_best(blended, limit))

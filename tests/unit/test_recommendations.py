@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import math
+import random
 from typing import Any
 
-from tools.recommendations import RETRIEVAL_WEIGHT, Recommendation, RecommendationRequest, blend_retrieval
+from tools.catalog import Catalog
+from tools.models import Series
+from tools.recommendations import (
+    RETRIEVAL_WEIGHT,
+    Ranking,
+    Recommendation,
+    RecommendationRequest,
+    RecommendationsTool,
+    blend_retrieval,
+)
 
 
-def _pick(series_id: str, score: float) -> Recommendation:
-    return Recommendation(series_id=series_id, score=score, reasons=[])
+def _ranking(scores: dict[str, float]) -> Ranking:
+    return Ranking(scores=scores, explain=lambda sid: [f"why:{sid}"])
 
 
 def test_hits_re_rank_the_candidates_by_how_well_they_matched_the_words():
-    picks = [_pick("a", 2.0), _pick("b", 1.8), _pick("c", 1.0)]
+    picks = _ranking({"a": 2.0, "b": 1.8, "c": 1.0})
     # "b" is the top series hit (relative score 1): +0.6 lifts it above "a"; "c" gets half of
     # that. A better-scoring policy document is no series and sets no scale.
     hits: list[dict[str, Any]] = [
@@ -21,11 +32,20 @@ def test_hits_re_rank_the_candidates_by_how_well_they_matched_the_words():
     blended = blend_retrieval(picks, hits, 2)
     assert [r.series_id for r in blended] == ["b", "a"]
     assert blended[0].score == round(1.8 + RETRIEVAL_WEIGHT, 4)
+    # Reasons are asked for the picks only.
+    assert blended[0].reasons == ["why:b"]
 
 
 def test_without_hits_the_service_order_stands_and_the_limit_applies():
-    picks = [_pick("a", 2.0), _pick("b", 1.8), _pick("c", 1.0)]
+    picks = _ranking({"c": 1.0, "a": 2.0, "b": 1.8})
     assert [r.series_id for r in blend_retrieval(picks, [], 2)] == ["a", "b"]
+
+
+def test_blending_shows_and_orders_by_the_service_score_rounded_as_recommend_shows_it():
+    # 1.00004 and 1.00002 both show as 1.0: the tie goes to the lower id, as in a ranking of
+    # shown scores, although "b" scored higher before rounding.
+    picks = _ranking({"b": 1.00004, "a": 1.00002})
+    assert [(r.series_id, r.score) for r in blend_retrieval(picks, [], 2)] == [("a", 1.0), ("b", 1.0)]
 
 
 async def test_the_service_never_recommends_a_seed_or_something_bought(services):
@@ -50,3 +70,135 @@ async def test_like_an_author_finds_other_authors_while_by_an_author_finds_their
     # Similar by what the author writes: every pick shares a genre with the author's series.
     ito_genres = {g for sid in ito for g in services.catalog.series[sid].genres}
     assert all(set(services.catalog.series[r.series_id].genres) & ito_genres for r in like)
+
+
+def _reference_score(
+    catalog: Catalog, s: Series, req: RecommendationRequest, seeds: list[Series], history: list[Series]
+) -> tuple[float, list[str]]:
+    """The scoring rules applied to one series, spelt out plainly."""
+    reasons: list[str] = []
+    score = 0.0
+    if req.genres:
+        hit = [g for g in req.genres if g in s.genres]
+        score += 2.0 * len(hit) / len(req.genres)
+        reasons += [f"genre:{g}" for g in hit]
+    for seed in seeds:
+        shared = set(seed.genres) & set(s.genres)
+        score += 1.2 * len(shared) / max(len(seed.genres), 1)
+        score += 0.4 * len(set(seed.themes) & set(s.themes))
+        if seed.demographic == s.demographic:
+            score += 0.3
+        if set(seed.authors) & set(s.authors):
+            score += 0.6
+            reasons.append(f"same_author:{seed.series_id}")
+        if shared:
+            reasons.append(f"like:{seed.series_id}")
+    for author in req.seed_authors:
+        if author in s.authors:
+            score += 0.0 if req.similar_to else 1.5
+            reasons.append(f"author:{author}")
+    if req.seed_authors and not seeds:
+        author_genres = {g for a in req.seed_authors for w in catalog.by_author(a) for g in w.genres}
+        score += 1.0 * len(author_genres & set(s.genres)) / max(len(author_genres), 1)
+    if req.demographic and req.demographic == s.demographic:
+        score += 0.8
+        reasons.append(f"demographic:{s.demographic}")
+    if history:
+        liked = {g for h in history for g in h.genres}
+        score += 0.5 * len(liked & set(s.genres)) / max(len(liked), 1)
+        if liked & set(s.genres):
+            reasons.append("history")
+    score += 0.05 * math.log1p(s.volumes) + (0.1 if catalog.reviews.get(s.series_id) else 0.0)
+    return score, reasons
+
+
+def _reference_ranking(catalog: Catalog, req: RecommendationRequest) -> list[Recommendation]:
+    """Every eligible series scored with its reasons, best first: the straightforward way."""
+    seeds = [catalog.series[i] for i in req.seed_series if i in catalog.series]
+    history = [catalog.series[i] for i in req.purchased_series if i in catalog.series]
+    excluded = set(req.seed_series) | set(req.purchased_series)
+    candidates = [s for s in catalog.series.values() if s.series_id not in excluded]
+    if req.genres:
+        matching = [s for s in candidates if set(req.genres) & set(s.genres)]
+        if len(matching) >= min(req.limit, 3):
+            candidates = matching
+    if req.status:
+        candidates = [s for s in candidates if s.status == req.status]
+    if req.max_volumes:
+        candidates = [s for s in candidates if s.volumes <= req.max_volumes]
+    if req.demographic:
+        matching = [s for s in candidates if s.demographic == req.demographic]
+        if len(matching) >= min(req.limit, 3):
+            candidates = matching
+    scored = sorted(
+        ((_reference_score(catalog, s, req, seeds, history), s.series_id) for s in candidates),
+        key=lambda item: (-item[0][0], item[1]),
+    )
+    return [Recommendation(series_id=sid, score=round(sc, 4), reasons=why) for (sc, why), sid in scored]
+
+
+def _reference_blend(
+    ranking: list[Recommendation], hits: list[dict[str, Any]], limit: int
+) -> list[Recommendation]:
+    series_hits = [h for h in hits if h.get("series_id")]
+    top = max((h["score"] for h in series_hits), default=0.0) or 1.0
+    matched: dict[str, float] = {}
+    for h in series_hits:
+        matched[h["series_id"]] = max(matched.get(h["series_id"], 0.0), h["score"] / top)
+    blended = [
+        r.model_copy(update={"score": round(r.score + RETRIEVAL_WEIGHT * matched.get(r.series_id, 0.0), 4)})
+        for r in ranking
+    ]
+    blended.sort(key=lambda r: (-r.score, r.series_id))
+    return blended[:limit]
+
+
+def _requests(catalog: Catalog, n: int) -> list[RecommendationRequest]:
+    rng = random.Random(20261123)
+    ids = sorted(catalog.series)
+    genres = sorted({g for s in catalog.series.values() for g in s.genres})
+    authors = sorted({a for s in catalog.series.values() for a in s.authors})
+    # Authors with several works make the "by"/"like" author rules bite, and a seed sharing an
+    # author with other series makes the same-author rule bite.
+    prolific = sorted(a for a in authors if len(catalog.by_author(a)) >= 2)
+    out = []
+    for _ in range(n):
+        out.append(RecommendationRequest(
+            genres=rng.sample(genres, rng.choice([0, 0, 1, 1, 2, 3])),
+            seed_series=rng.sample(ids, rng.choice([0, 0, 1, 2])) + rng.choice([[], [], ["no-such-series"]]),
+            seed_authors=rng.sample(rng.choice([authors, prolific]), rng.choice([0, 0, 1, 2])),
+            similar_to=rng.random() < 0.4,
+            demographic=rng.choice([None, None, "shonen", "shojo", "seinen", "josei", "kodomo"]),
+            status=rng.choice([None, None, "ongoing", "completed", "hiatus"]),
+            max_volumes=rng.choice([None, None, 3, 10, 25]),
+            purchased_series=rng.sample(ids, rng.choice([0, 0, 1, 4, 12])),
+            limit=rng.choice([1, 2, 3, 5, 10, len(ids)]),
+        ))
+    return out
+
+
+def _hits(catalog: Catalog, rng: random.Random) -> list[dict[str, Any]]:
+    ids = sorted(catalog.series)
+    return [
+        {"series_id": rng.choice([*ids[:40], None]), "score": round(rng.uniform(0.01, 1.0), 4)}
+        for _ in range(rng.choice([0, 3, 10]))
+    ]
+
+
+async def test_the_ranking_matches_scoring_every_candidate_with_its_reasons(services):
+    """`recommend` and the node's ranking + blend pick exactly what scoring every series does."""
+    catalog = services.catalog
+    tool = RecommendationsTool(catalog)
+    rng = random.Random(7)
+    requests = _requests(catalog, 300)
+    for req in requests:
+        reference = _reference_ranking(catalog, req)
+        assert await tool.recommend(req) == reference[: req.limit], req
+        hits = _hits(catalog, rng)
+        limit = rng.choice([1, 5, 8])
+        blended = blend_retrieval(await tool.rank(req), hits, limit)
+        assert blended == _reference_blend(reference, hits, limit), req
+    # The requests reach every rule: picks for seeds, authors, demographics, genres and histories.
+    shown = [r for req in requests for r in _reference_ranking(catalog, req)[:10]]
+    reasons = {why.split(":")[0] for r in shown for why in r.reasons}
+    assert reasons == {"genre", "like", "same_author", "author", "demographic", "history"}

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from tools.embedded_backend import EmbeddedBackend
+from tools.embedded_backend import DENSE_WEIGHT, LEG_CANDIDATES, LEXICAL_WEIGHT, RRF_K, EmbeddedBackend, _top
 from tools.indexing import build_documents
 from tools.search_backend import EmbeddingIdentity, IndexedDoc, NoIndex, SearchFilters
 
@@ -149,3 +150,59 @@ def test_every_chunk_carries_metadata() -> None:
     assert all(d.store_id and d.format and d.in_stock is not None and not d.embedded for d in by_type["volume"])
     assert all(d.topic for d in by_type["policy"])
     assert sum(d.language == "ja" for d in by_type["series"]) == sum(d.language == "en" for d in by_type["series"])
+
+
+def _plain_search(
+    live: Any, text: str, vector: np.ndarray | None, k: int, filters: SearchFilters | None
+) -> list[tuple[str, float, dict[str, float]]]:
+    """Both legs over full per-document arrays and RRF summed hit by hit: the straightforward way."""
+    n = len(live.docs)
+    allowed = np.ones(n, dtype=bool) if filters is None else live.mask(filters)
+    lexical = live.lexical_scores(text)
+    dense = np.zeros(n, dtype=np.float32)
+    # The same leg cut (`_top`) over every document: which of several equal scores at the cut
+    # get in is argpartition's choice, and it must see the same candidates in the same order.
+    rankings = [[], _top(lexical, allowed, LEG_CANDIDATES).tolist()]
+    if vector is not None:
+        dense[live.dense_docs] = (live.vectors @ vector + 1.0) / 2.0
+        rankings[0] = _top(dense, allowed, LEG_CANDIDATES).tolist()
+    fused: dict[int, float] = {}
+    for weight, ranking in zip((DENSE_WEIGHT, LEXICAL_WEIGHT), rankings, strict=True):
+        for rank, idx in enumerate(ranking):
+            fused[idx] = fused.get(idx, 0.0) + weight / (RRF_K + rank + 1)
+    out = []
+    for idx, score in sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]:
+        scores = {"lexical": round(float(lexical[idx]), 4), "fused": round(score, 6)}
+        if vector is not None:
+            scores["dense"] = round(float(dense[idx]) * 2.0 - 1.0, 4) if dense[idx] else 0.0
+        out.append((live.docs[idx]["doc_id"], round(score, 6), scores))
+    return out
+
+
+def test_search_matches_full_array_scoring_and_plain_fusion(services: object) -> None:
+    """Hits, order and every leg score equal the straightforward computation, across filters."""
+    backend = services.retrieval.backend  # type: ignore[attr-defined]
+    live = backend.live_sync()
+    rng = np.random.default_rng(3)
+    texts = [
+        "horror manga", "ホラー 漫画", "returns policy for damaged items", "pirates treasure", "volume 1 print",
+    ]
+    texts += [live.docs[int(i)]["title"] for i in rng.choice(len(live.docs), 15, replace=False)]
+    filter_sets = [
+        None,
+        SearchFilters(doc_types=["series", "reviews", "policy"]),
+        SearchFilters(language="ja", genres=["horror", "mystery"]),
+        SearchFilters(doc_types=["volume"], format="digital", in_stock=True),
+        SearchFilters(doc_types=["policy"], topics=["returns"]),
+    ]
+    for text in texts:
+        # A stored document's vector, slightly moved: realistic similarities without the embedder.
+        row = live.vectors[int(rng.integers(len(live.dense_docs)))]
+        vector = (row + rng.normal(0, 0.02, row.shape)).astype(np.float32)
+        for filters in filter_sets:
+            for vec in (vector, None):
+                # Twice: the second search reads the parsed documents and masks kept by the first.
+                for _ in range(2):
+                    hits = backend.search_sync(text, vec, 12, filters)
+                    got = [(h.doc_id, h.score, dict(h.scores)) for h in hits]
+                    assert got == _plain_search(live, text, vec, 12, filters), (text, filters, vec is None)
