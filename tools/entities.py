@@ -35,9 +35,34 @@ _EN_ORDINAL = re.compile(
 _ANAPHORA = re.compile(
     r"\b(?:it|that one|this one|that|this|them|those|these)\b|(?:それ|これ|あれ|その漫画|この漫画|その作品|この作品|そちら|こちら)"
 )
+# Comparison cues, the one definition: `tools.similar` reads them next to a catalog name in the
+# message, `similar_to` next to a masked name. Before the name: "like X", "similar to the X", "for
+# fans of X", "if I loved X".
+SIMILAR_BEFORE = (
+    r"(?:(?<!would )(?<!'d )\blike|\bsimilar to|\bsimilar|\bcomparable to"
+    r"|\bin the (?:vein|style|spirit) of|\balong the lines of|\bsame (?:vibe|feel|feeling) as"
+    r"|\breminds? me of|(?:\bfor )?\b(?:fans?|lovers?|readers?) of"
+    r"|(?:\bif |\bfor )?\b(?:i|who|someone who|people who|anyone who)"
+    r" (?:liked|loved|enjoyed|like|love|enjoy)"
+    r"|\bafter (?:reading|finishing)|\bif you (?:liked|loved|enjoyed))"
+    r"(?:\s+(?:the|a|an))?"
+)
+# After the name: "X fans", "X-like", "Xみたいな", "Xに似た", "X似てる", "X好きにおすすめ",
+# "X読み終わった".
+SIMILAR_AFTER = (
+    r"(?:(?:-|\s)(?:like|esque|style)\b|'?s?\s+(?:fans?|lovers?|readers?)\b"
+    r"|みたいな|みたいの|みたいに|のような|のよう|ような|っぽい"
+    r"|(?:に|と)似た|(?:に|と)?似て(?:いる|る)?|と同じような"
+    r"|(?:(?:が|を)?好き|を読んだ|を?読み終わった|(?:の)?ファン)"
+    r"(?:なら|な|の)?(?:人|方)?(?:に|には|へ|向け)?(?:の)?(?:おすすめ|オススメ)?(?:の)?"
+    r"|系の)"
+)
+# A cue compares only next to a name, as in `tools.similar`: alone, "I'd like a refund", "who likes
+# baseball", "落としたみたいな感じ" or "日常系の漫画" compare nothing. Masked text is
+# katakana-folded, so are the cues read on it.
+_NAME_SLOT = r"<(?:title|author)>"
 _SIMILAR = re.compile(
-    r"\b(?:like|similar to|similar|in the vein of|same vibe as|if i liked|if i loved|fans? of|after reading|after finishing)\b"
-    r"|みたいな|のような|ような|に似た|似てる|似ている|好きなら|が好き|読み終わった"
+    katakana_to_hiragana(rf"{SIMILAR_BEFORE}\s*{_NAME_SLOT}|{_NAME_SLOT}\s*{SIMILAR_AFTER}")
 )
 _WORD_VOLUME = re.compile(r"\b(first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th) (?:volume|vol|book|tankobon)\b|(?:最初の巻|1巻目|一巻目)")
 _STATUS = (
@@ -75,17 +100,31 @@ class Entities(BaseModel):
 
 
 @functools.cache
-def _word_matcher(word: str) -> Callable[[str], bool]:
+def _word_matcher(word: str, plural: bool) -> Callable[[str], bool]:
     # Built once per vocabulary word: every message checks a few hundred of them.
     if re.search(r"[\u3040-\u30ff\u3400-\u9fff]", word):
         kana = katakana_to_hiragana(word)
         return lambda text: kana in text
-    pattern = re.compile(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])")
+    spelt = _plural(word) if plural else re.escape(word)
+    pattern = re.compile(rf"(?<![a-z0-9]){spelt}(?![a-z0-9])")
     return lambda text: pattern.search(text) is not None
 
 
-def _has_word(text: str, word: str) -> bool:
-    return _word_matcher(word)(text)
+# The -s forms of shorter words are mostly verbs ("she loves her job", "he cooks").
+_PLURAL_MIN_CHARS = 5
+
+
+def _plural(word: str) -> str:
+    """A pattern for `word` and its English plural ("mysteries", "witches", "love stories")."""
+    if re.search(r"[^aeiou]y$", word):
+        return re.escape(word[:-1]) + "(?:y|ies)"
+    if re.search(r"(?:s|x|z|ch|sh)$", word):
+        return re.escape(word) + "(?:es)?"
+    return re.escape(word) + "s?"
+
+
+def _has_word(text: str, word: str, *, plural: bool = False) -> bool:
+    return _word_matcher(word, plural and len(word) >= _PLURAL_MIN_CHARS)(text)
 
 
 # Misspelt genre words ("horor", "mistery", "thriler") still name the genre: one edit away from a
@@ -118,7 +157,16 @@ def _misspelt_genres(text: str) -> list[str]:
 
 
 def extract_entities(text: str, catalog: Catalog) -> Entities:
-    """Find every entity in `text` (already normalised or not)."""
+    """Find every entity in `text` (already normalised or not).
+
+    A turn reads its message's entities in routing, in the speculative search's rules and in the
+    reranker: the reading is remembered per text, and each caller gets its own copy to change.
+    """
+    return _extract_entities(text, catalog).model_copy(deep=True)
+
+
+@functools.lru_cache(maxsize=256)
+def _extract_entities(text: str, catalog: Catalog) -> Entities:
     norm = katakana_to_hiragana(normalize(text))
     ents = Entities()
     masked = list(norm)
@@ -150,7 +198,8 @@ def extract_entities(text: str, catalog: Catalog) -> Entities:
         ents.order_ids.append(f"MA-{m.group(1)}")
     masked_text = _ORDER_ID.sub(" <order> ", masked_text)
     for genre, (_, words) in GENRES.items():
-        if any(_has_word(masked_text, w) for w in words):
+        # Genre and mood words are nouns a shopper also asks for in the plural ("thrillers").
+        if any(_has_word(masked_text, w, plural=True) for w in words):
             ents.genres.append(genre)
     ents.genres += [g for g in _misspelt_genres(masked_text) if g not in ents.genres]
     for demo, (_, words) in DEMOGRAPHICS.items():

@@ -19,39 +19,22 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from tools.catalog import Catalog, NameMatch
-from tools.entities import extract_entities
+from tools.entities import SIMILAR_AFTER, SIMILAR_BEFORE, extract_entities
 from tools.models import Series
-from tools.text import compact, normalize, tokenize
+from tools.text import compact, normalize
 
-# A cue right before the name: "like X", "similar to the X", "for fans of X", "if I loved X".
-_BEFORE = (
-    r"(?:(?<!would )(?<!'d )\blike|\bsimilar to|\bsimilar|\bcomparable to"
-    r"|\bin the (?:vein|style|spirit) of|\balong the lines of|\bsame (?:vibe|feel|feeling) as"
-    r"|\breminds? me of|(?:\bfor )?\b(?:fans?|lovers?|readers?) of"
-    r"|(?:\bif |\bfor )?\b(?:i|who|someone who|people who|anyone who)"
-    r" (?:liked|loved|enjoyed|like|love|enjoy)"
-    r"|\bafter (?:reading|finishing)|\bif you (?:liked|loved|enjoyed))"
-    r"(?:\s+(?:the|a|an))?"
-)
-# A cue right after the name: "X fans", "X-like", "Xみたいな", "Xに似た", "X好きにおすすめ".
-_AFTER = (
-    r"(?:(?:-|\s)(?:like|esque|style)\b|'?s?\s+(?:fans?|lovers?|readers?)\b"
-    r"|みたいな|みたいの|みたいに|のような|のよう|ような|っぽい"
-    r"|に似た|に似て|と似た|と似て|と同じような"
-    r"|(?:(?:が|を)?好き|を読んだ|を読み終わった|(?:の)?ファン)"
-    r"(?:なら|な|の)?(?:人|方)?(?:に|には|へ|向け)?(?:の)?(?:おすすめ|オススメ)?(?:の)?"
-    r"|系の)"
-)
-_CUE_BEFORE = re.compile(_BEFORE + r"\s*$")
-_CUE_AFTER = re.compile(r"^\s*" + _AFTER)
+_CUE_BEFORE = re.compile(SIMILAR_BEFORE + r"\s*$")
+_CUE_AFTER = re.compile(r"^\s*" + SIMILAR_AFTER)
 # What a cue compares against when no catalog name stands there (a misspelt title): the words after
 # an English cue up to a clause break, or the katakana/Latin run before a Japanese one.
 _OBJECT_AFTER_CUE = re.compile(
-    _BEFORE + r"\s+(?P<x>[a-z0-9][a-z0-9' -]*?)"
+    SIMILAR_BEFORE + r"\s+(?P<x>[a-z0-9][a-z0-9' -]*?)"
     r"(?=\s+(?:but|with|and|that|which|where|in|on|for|from|by)\b|[,.?!;:]|$)"
 )
-_ANY_AFTER_CUE = re.compile(_AFTER)
-_OBJECT_BEFORE_CUE = re.compile(r"(?P<x>[\u30a0-\u30ffa-z0-9][\u30a0-\u30ffa-z0-9 ・-]*?)" + _AFTER)
+_ANY_AFTER_CUE = re.compile(SIMILAR_AFTER)
+_OBJECT_BEFORE_CUE = re.compile(
+    r"(?P<x>[\u30a0-\u30ffa-z0-9][\u30a0-\u30ffa-z0-9 ・-]*?)" + SIMILAR_AFTER
+)
 
 # Words that ask for a recommendation without saying what kind: left in, they would pull the search
 # towards whatever text happens to contain "next" or "おすすめ" instead of towards X's neighbours.
@@ -131,12 +114,9 @@ def parse_similar(
         start = m.start - (len(c.group()) if (c := _CUE_BEFORE.search(norm[: m.start])) else 0)
         rest = rest[:start] + " " + rest[end:]
     asked = extract_entities(rest, catalog)
-    # Plurals too ("thrillers like Monster"): the genre words are listed in the singular.
-    folded = extract_entities(" ".join(tokenize(rest, keep_stopwords=True)), catalog)
-    genres = tuple(dict.fromkeys([*asked.genres, *folded.genres]))
     rest = re.sub(r"\s+", " ", _FILLER.sub(" ", rest)).strip()
     return SimilarRequest(anchors=tuple(dict.fromkeys(anchors)), author=author, rest=rest,
-                          genres=genres, demographic=asked.demographic or folded.demographic)
+                          genres=tuple(asked.genres), demographic=asked.demographic)
 
 
 def _weighted(genres: Sequence[str]) -> dict[str, float]:

@@ -51,7 +51,8 @@ def detect_language(text: str) -> str:
     return "ja" if latin_words < 3 or cjk >= latin_words * 2 else "en"
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
+    """`word` without a plural ending ("mysteries" -> "mystery", "titans" -> "titan")."""
     # A light plural fold is enough for titles and genre words; a full stemmer mangles names.
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
@@ -74,7 +75,7 @@ def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
             else:
                 out.extend(tok[i : i + 2] for i in range(len(tok) - 1))
         elif keep_stopwords or tok not in EN_STOPWORDS:
-            out.append(_stem(tok))
+            out.append(stem(tok))
     return out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tools.catalog import Catalog
+from tools.entities import extract_entities
 from tools.rerank import TURN_DOC_TYPES
 from tools.search_backend import SearchFilters
 from tools.similar import Profile, SimilarRequest, compared_span, likeness, parse_similar, spelled_like
@@ -136,3 +137,24 @@ def test_a_misspelling_stays_close_to_a_name(catalog: Catalog) -> None:
 @pytest.mark.parametrize("query", ["manga for fans of Studio Ghibli?", "the book smells like smoke, refund it"])
 async def test_an_unknown_x_that_is_no_title_stays_unresolved(services: object, catalog: Catalog, query: str) -> None:
     assert await services.retrieval._similar(query, catalog) is None  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("query", "compared"),
+    [
+        ("what should a Dungeon Meshi fan read next", True),
+        ("something in the vein of Monster", True),
+        ("if I liked Vinland Saga what next", True),
+        ("ハイキュー好きにおすすめのスポーツ漫画は？", True),
+        ("フリーレン読み終わったんだけど、次は？", True),
+        ("ベルセルクに似てる漫画", True),
+        ("ワールドトリガーみたいに戦術が面白い漫画", True),
+        ("I'd like Berserk volume 2", False),
+        ("who likes baseball manga", False),
+        ("日常系の漫画", False),
+        ("ベルセルクの最新巻", False),
+    ],
+)
+def test_the_entity_flag_and_the_like_x_reading_share_their_cues(catalog: Catalog, query: str, compared: bool) -> None:
+    assert extract_entities(query, catalog).similar_to is compared
+    assert (parse_similar(query, catalog) is not None) is compared

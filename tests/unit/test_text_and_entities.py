@@ -128,3 +128,81 @@ def test_the_stores_own_text_is_read_as_spelt(services):
     found = services.catalog.find_names("jujutsu kaisn")
     found.clear()  # a caller's copy: the remembered answer is not touched
     assert [m.key for m in services.catalog.find_names("jujutsu kaisn")] == ["jujutsu-kaisen"]
+
+
+@pytest.mark.parametrize(
+    ("text", "series_id"),
+    [
+        ("tell me about vinland", "vinland-saga"),  # a title's leading word
+        ("is kamuy finished?", "golden-kamuy"),  # a title's distinctive word
+        ("how much is jujutsu vol 5", "jujutsu-kaisen"),
+        ("Komi vol 20 in stock?", "komi-cant-communicate"),
+        ("promised neverland volume 2", "the-promised-neverland"),  # the title without its article
+        ("anything about the seven deadly sins", "the-seven-deadly-sins"),
+        ("ヴィンランドについて教えて", "vinland-saga"),  # a long katakana part of the Japanese title
+        ("ネバーランドの2巻", "the-promised-neverland"),
+        ("リベンジャーズは何巻まで？", "tokyo-revengers"),
+        ("ショコラティエの新刊", "shitsuren-chocolatier"),
+    ],
+)
+def test_a_distinctive_part_of_a_title_names_the_series(services, text, series_id):
+    ents = extract_entities(text, services.catalog)
+    assert ents.series_ids == [series_id]
+    assert "<title>" in ents.masked_text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tell me about the one with the blue cover",
+        "I love the golden age of manga",  # "golden" (Golden Kamuy) is an everyday word
+        "a saga about vikings",
+        "attack of the clones",
+        "one more thing",
+        "a manga about an exorcist",  # other series' synopses use the word
+        "i'm heartbroken, cheer me up",  # a word of an alias, not of the title
+        "an unfriendly hero",  # an everyday word with a prefix
+        "the full time job",  # a title's leading words that say nothing on their own
+        "say I love it",
+        "ダンジョンの漫画",  # a short katakana loanword
+        "パラダイスみたいな話",
+        "ヴァンパイアものの漫画",  # the reading of an everyday word of the title (Vampire Knight)
+        "ブラックジャックある？",
+    ],
+)
+def test_common_words_of_titles_name_no_series(services, text):
+    assert services.catalog.find_names(text) == []
+
+
+@pytest.mark.parametrize("word", ["tokyo", "hikaru", "dragon"])
+def test_a_word_several_titles_share_names_none_of_them(services, word):
+    catalog = services.catalog
+    sharing = [s for s in catalog.series.values() if word in tokenize(s.title)]
+    assert len(sharing) >= 2
+    assert catalog.find_names(f"tell me about {word}") == []
+
+
+def test_a_whole_name_wins_over_its_parts_and_the_stores_text_names_only_whole_names(services):
+    catalog = services.catalog
+    for text in ("vinland saga", "vinland sage"):  # misspelt, the whole name still spans both words
+        (match,) = catalog.find_names(text)
+        assert (match.key, match.start, match.end) == ("vinland-saga", 0, len(text))
+    assert catalog.find_names("the history of vinland", misspelt=False) == []
+    assert catalog.find_names("ネバーランドの2巻", misspelt=False) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "genres"),
+    [
+        ("any good thrillers?", ["thriller"]),
+        ("i want mysteries", ["mystery"]),
+        ("romances for teens", ["romance"]),
+        ("comedies please", ["comedy"]),
+        ("witches and wizards", ["fantasy"]),
+        ("love stories", ["romance"]),
+        ("horror comedies", ["comedy", "horror"]),
+        ("she loves her job", []),  # the -s form of a short word is mostly a verb
+    ],
+)
+def test_plural_genre_words_name_their_genre(services, text, genres):
+    assert sorted(extract_entities(text, services.catalog).genres) == genres
