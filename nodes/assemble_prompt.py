@@ -15,6 +15,8 @@ from graph.resources import services as load_services
 from nodes.plan_tools import SEARCH_INTENTS
 from tools.vocab import DEMOGRAPHICS, GENRES
 
+_GENRE_JA = {g: label for g, (label, _) in GENRES.items()}
+_DEMOGRAPHIC_JA = {d: label for d, (label, _) in DEMOGRAPHICS.items()}
 _DOC_TYPES_BY_INTENT = {
     "recommendation": ("series", "reviews"),
     "product_search": ("series",),
@@ -62,10 +64,7 @@ async def assemble_prompt(state: State, runtime: Runtime[Context]) -> dict[str, 
         for sid in series_ids
         if sid in catalog.series
     }
-    author_ja = {
-        en: ja for s in catalog.series.values() for en, ja in zip(s.authors, s.authors_ja, strict=False)
-        if en in plan.get("authors", [])
-    }
+    author_ja = {en: catalog.author_ja[en] for en in plan.get("authors", []) if en in catalog.author_ja}
     facts: dict[str, Any] = {
         "intent": intent,
         "language": language,
@@ -82,8 +81,8 @@ async def assemble_prompt(state: State, runtime: Runtime[Context]) -> dict[str, 
         "docs": docs,
         "series_info": series_info,
         "author_ja": author_ja,
-        "genre_ja": {g: label for g, (label, _) in GENRES.items()},
-        "demographic_ja": {d: label for d, (label, _) in DEMOGRAPHICS.items()},
+        "genre_ja": _GENRE_JA,
+        "demographic_ja": _DEMOGRAPHIC_JA,
         "notices": prompts.strings(language)["notices"],
         "summary": state.get("summary", ""),
         "context_hints": context_of(runtime).context_hints,

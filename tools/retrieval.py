@@ -173,7 +173,9 @@ class Retriever:
         if similar is not None:
             narrowed = (filters or SearchFilters()).model_copy(update={"doc_types": doc_types})
             return await self._search_similar(similar, k, narrowed, self.catalog)
-        vector = await self.embed_query(query)
+        # A named series or author decides the ranking without the query's vector (`Catalog.names_decide`).
+        named = self.catalog is not None and self.catalog.names_decide(query)
+        vector = None if named else await self.embed_query(query)
         await simulate("knn")
         hits = await self.backend.search(query, vector, max(k, RERANK_DEPTH), filters)
         use_rerank = self.rerank_default if rerank is None else rerank

@@ -54,3 +54,22 @@ async def test_a_caller_giving_up_does_not_cancel_the_shared_embedding(services)
     vector = await patient
     assert vector is not None and vector.shape == (counting.identity.dim,)
     assert counting.queries == [text]
+
+
+async def test_a_query_naming_a_series_or_an_author_is_searched_without_its_vector(services):
+    counting = CountingEmbedder(services.retrieval.embedder)
+    retrieval = dataclasses.replace(services.retrieval, embedder=counting)
+    named = {
+        "is volume 3 of Vinland Saga in stock": "series:vinland-saga",
+        "チェンソーマンの新刊ある？": "series:chainsaw-man",
+        "anything by Junji Ito?": "series:uzumaki",
+    }
+    for query, expected in named.items():
+        hits = await retrieval.search(query, 10)
+        assert expected in {f"series:{h.series_id}" for h in hits}, query
+    assert counting.queries == []
+    # Without a name, or with a title that is also an everyday word, the query's meaning still counts.
+    for query in ("astronauts fighting giant cockroaches on Mars", "a monster story that feels like a thriller",
+                  "切ない恋愛漫画"):
+        await retrieval.search(query, 3)
+    assert len(counting.queries) == 3

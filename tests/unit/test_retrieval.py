@@ -38,8 +38,8 @@ async def test_shipped_index_finds_the_answer_in_the_top_three(services: object,
 async def test_hits_are_reranked_with_their_leg_scores(services: object) -> None:
     retriever = services.retrieval  # type: ignore[attr-defined]
     assert retriever.reranker is not None
-    fused = await retriever.search("Junji Ito horror", 12, TURN, rerank=False)
-    reranked = await retriever.search("Junji Ito horror", 12, TURN, rerank=True)
+    fused = await retriever.search("spiral-shaped cosmic horror in a small town", 12, TURN, rerank=False)
+    reranked = await retriever.search("spiral-shaped cosmic horror in a small town", 12, TURN, rerank=True)
     # Reranking reorders the fused top 10 and nothing else.
     assert {h.doc_id for h in reranked[:RERANK_DEPTH]} == {h.doc_id for h in fused[:RERANK_DEPTH]}
     assert [h.doc_id for h in reranked[RERANK_DEPTH:]] == [h.doc_id for h in fused[RERANK_DEPTH:]]
@@ -128,3 +128,27 @@ def test_query_vectors_are_unit_length(services: object) -> None:
     embedder = services.retrieval.embedder  # type: ignore[attr-defined]
     vec = embedder.embed_query("ホラー漫画")
     assert vec.shape == (embedder.identity.dim,) and np.isclose(np.linalg.norm(vec), 1.0, atol=1e-4)
+
+
+@pytest.mark.parametrize("query", ["Uzumaki", "spiral-shaped cosmic horror in a small town", "返品の送料は誰が払うの"])
+async def test_rerank_scores_are_the_model_probability_and_the_tail_stays_below(
+    services: object, query: str
+) -> None:
+    retriever = services.retrieval  # type: ignore[attr-defined]
+    reranker = retriever.reranker
+    fused = await retriever.search(query, RERANK_DEPTH + 4, TURN, rerank=False)
+    assert len(fused) > RERANK_DEPTH
+    reranked = reranker.rerank(query, fused)
+    head = fused[:RERANK_DEPTH]
+    logits = reranker.features(query, head) @ np.array(reranker.model.coef) + reranker.model.intercept
+    probs = [round(float(p), 4) for p in 1.0 / (1.0 + np.exp(-logits))]
+    order = sorted(range(len(head)), key=lambda i: (-probs[i], i))
+    assert [(h.doc_id, h.score, h.scores) for h in reranked[:RERANK_DEPTH]] == [
+        (head[i].doc_id, probs[i], {**head[i].scores, "rerank": probs[i]}) for i in order
+    ]
+    floor = min(probs)
+    assert [(h.doc_id, h.score, h.scores, h.doc) for h in reranked[RERANK_DEPTH:]] == [
+        (h.doc_id, min(h.score, floor), h.scores, h.doc) for h in fused[RERANK_DEPTH:]
+    ]
+    # The fused hits themselves are left as they were.
+    assert all("rerank" not in h.scores for h in fused)
