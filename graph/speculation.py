@@ -32,6 +32,10 @@ class Speculation:
         self.abandon()
         self._search = asyncio.get_running_loop().create_task(work)
 
+    def wanted(self) -> bool:
+        """Whether a node may still read the search (it was started and not abandoned)."""
+        return self._search is not None
+
     @property
     def finished(self) -> bool:
         """Whether a started search has its result (awaiting it costs nothing)."""
@@ -54,7 +58,8 @@ class Speculation:
         """Stop waiting for the search: nothing will read it.
 
         Not cancelled: a cancelled call would count against the retrieval breaker as a failure of
-        the index, which did nothing wrong. It ends on its own, within the retrieval timeout.
+        the index, which did nothing wrong. It ends on its own, within the retrieval timeout, and
+        skips the query's embedding if that has not started yet (`wanted`).
         """
         task, self._search = self._search, None
         if task is not None:

@@ -41,6 +41,8 @@ class Embedder(ABC):
     """Turns text into L2-normalised float32 vectors."""
 
     identity: EmbeddingIdentity
+    # Query embeddings that usefully run at once: a local engine computes one at a time.
+    parallel_queries: int = 1
 
     @abstractmethod
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
@@ -158,6 +160,8 @@ class MiniLMEmbedder(Embedder):
 
 class TitanEmbedder(Embedder):
     """Amazon Titan Text Embeddings V2 through langchain-aws."""
+
+    parallel_queries = 8  # remote calls: waiting, not computing
 
     def __init__(self, model_id: str, region: str | None, dim: int) -> None:
         # The model tiers' local credential check: no call, so a missing key costs nothing per query.

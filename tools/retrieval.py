@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +87,21 @@ def _name_like(query: str, word: str) -> bool:
     return len(query.split()) <= 5
 
 
+Wanted = Callable[[], bool]
+
+
+class _PendingEmbedding:
+    """A query embedding under way and whether any of its callers still wants it."""
+
+    task: asyncio.Task[np.ndarray | None]
+
+    def __init__(self) -> None:
+        self.callers: list[Wanted | None] = []
+
+    def wanted(self) -> bool:
+        return any(caller is None or caller() for caller in self.callers)
+
+
 @dataclass
 class Retriever:
     """Query embedding, hybrid search and reranking over one live index.
@@ -107,7 +124,12 @@ class Retriever:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         # Stored document vectors by content hash: a hash names one text embedded by the index's model.
         self._doc_vectors: dict[str, np.ndarray] = {}
-        self._pending: dict[str, asyncio.Task[np.ndarray]] = {}
+        self._pending: dict[str, _PendingEmbedding] = {}
+        # Per event loop (tests run several): embeddings waiting for the engine wait here, where
+        # one nobody wants any more is dropped before it costs anything.
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def _check(self, identity: IndexIdentity) -> None:
         if self.embedder is not None and self.embedder.identity != identity.embedding:
@@ -125,11 +147,13 @@ class Retriever:
         """Forget cached query vectors (for timing runs)."""
         self._cache.clear()
 
-    async def embed_query(self, text: str) -> np.ndarray | None:
+    async def embed_query(self, text: str, wanted: Wanted | None = None) -> np.ndarray | None:
         """The query vector from the index's own model.
 
         Cached, and shared while it is computed: a turn's speculative search and its tool's own
-        search start moments apart with the same text, and must not embed it twice.
+        search start moments apart with the same text, and must not embed it twice. `wanted` says
+        whether the caller still needs the vector: when no caller does by the time the engine is
+        free (routing decided the turn reads no search), nothing is embedded and None comes back.
         """
         if self.embedder is None:
             return None
@@ -139,27 +163,41 @@ class Retriever:
             return vec
         loop = asyncio.get_running_loop()
         pending = self._pending.get(text)
-        if pending is None or pending.get_loop() is not loop:
-            pending = self._pending[text] = loop.create_task(self._embed(text))
+        if pending is None or pending.task.get_loop() is not loop:
+            pending = self._pending[text] = _PendingEmbedding()
+            pending.task = loop.create_task(self._embed(text, pending))
+        pending.callers.append(wanted)
         # Shielded: one caller giving up (its timeout) must not cancel the others' embedding.
-        return await asyncio.shield(pending)
+        return await asyncio.shield(pending.task)
 
-    async def _embed(self, text: str) -> np.ndarray:
+    async def _embed(self, text: str, pending: _PendingEmbedding) -> np.ndarray | None:
         assert self.embedder is not None
+        loop = asyncio.get_running_loop()
+        slots = self._slots.get(loop)
+        if slots is None:
+            slots = self._slots[loop] = asyncio.Semaphore(self.embedder.parallel_queries)
         try:
             await simulate("embed")
-            vec = await asyncio.to_thread(self.embedder.embed_query, text)
+            async with slots:
+                if not pending.wanted():
+                    return None
+                vec = await asyncio.to_thread(self.embedder.embed_query, text)
         finally:
-            self._pending.pop(text, None)
+            if self._pending.get(text) is pending:
+                del self._pending[text]
         self._cache[text] = vec
         if len(self._cache) > _QUERY_CACHE:
             self._cache.popitem(last=False)
         return vec
 
     async def search(
-        self, query: str, k: int, filters: SearchFilters | None = None, *, rerank: bool | None = None
+        self, query: str, k: int, filters: SearchFilters | None = None, *, rerank: bool | None = None,
+        wanted: Wanted | None = None,
     ) -> list[SearchHit]:
         """The `k` best documents; the fused top-10 reranked unless `rerank` is False.
+
+        `wanted` (see `embed_query`): a search whose caller stops wanting it before the query is
+        embedded goes on without the dense leg.
 
         A "like X" query is ordered by likeness to X instead, whatever `rerank` says: the reranker
         learned to put the series a query names first, the one series such a query does not want.
@@ -175,7 +213,7 @@ class Retriever:
             return await self._search_similar(similar, k, narrowed, self.catalog)
         # A named series or author decides the ranking without the query's vector (`Catalog.names_decide`).
         named = self.catalog is not None and self.catalog.names_decide(query)
-        vector = None if named else await self.embed_query(query)
+        vector = None if named else await self.embed_query(query, wanted)
         await simulate("knn")
         hits = await self.backend.search(query, vector, max(k, RERANK_DEPTH), filters)
         use_rerank = self.rerank_default if rerank is None else rerank

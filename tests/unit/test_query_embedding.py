@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -73,3 +74,39 @@ async def test_a_query_naming_a_series_or_an_author_is_searched_without_its_vect
                   "切ない恋愛漫画"):
         await retrieval.search(query, 3)
     assert len(counting.queries) == 3
+
+
+class SlowEmbedder(CountingEmbedder):
+    """Holds the engine for a while, as a busy service's queue of queries does."""
+
+    def embed_query(self, text: str) -> np.ndarray:
+        time.sleep(0.2)
+        return super().embed_query(text)
+
+
+async def test_an_embedding_nobody_wants_by_the_time_the_engine_is_free_is_skipped(services):
+    slow = SlowEmbedder(services.retrieval.embedder)
+    retrieval = dataclasses.replace(services.retrieval, embedder=slow)
+    reading = {"still": True}
+    busy = asyncio.create_task(retrieval.search("quiet stories about grief and healing", 5))
+    await asyncio.sleep(0.05)  # the engine is busy with the first query
+    abandoned = asyncio.create_task(
+        retrieval.search("a cozy story about baking bread", 5, wanted=lambda: reading["still"])
+    )
+    shared_text = "sports manga about a volleyball team"
+    unwanted_by_one = asyncio.create_task(retrieval.search(shared_text, 5, wanted=lambda: False))
+    wanted_by_other = asyncio.create_task(retrieval.search(shared_text, 5))
+    await asyncio.sleep(0.05)
+    reading["still"] = False  # routing decided no node reads that search
+    await busy
+    hits = await abandoned
+    # The search went on without its dense leg, and the engine never saw the query.
+    assert hits and all("dense" not in h.scores for h in hits)
+    assert "a cozy story about baking bread" not in slow.queries
+    # A text another caller still wants is embedded once, for both.
+    first, second = await asyncio.gather(unwanted_by_one, wanted_by_other)
+    assert slow.queries.count(shared_text) == 1
+    assert [h.doc_id for h in first] == [h.doc_id for h in second]
+    # A skipped embedding is not remembered as no vector: asked again, it is computed.
+    await retrieval.search("a cozy story about baking bread", 5)
+    assert "a cozy story about baking bread" in slow.queries

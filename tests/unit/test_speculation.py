@@ -36,7 +36,10 @@ async def test_an_abandoned_search_runs_out_unread():
     speculation = Speculation()
     speculation.start_search(_search(gate, [{"doc_id": "d1"}]))
     task = speculation._search
+    assert speculation.wanted()
     speculation.abandon()
+    # The search itself learns it has no reader (its query embedding, if still waiting, is skipped).
+    assert not speculation.wanted()
     assert await speculation.search() is None
     assert await turn_retrieval({"pending": True}, speculation) == no_retrieval(True, started=True)
     # Not cancelled (a cancelled call would count against the retrieval breaker): it ends on its own.
