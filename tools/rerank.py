@@ -4,8 +4,8 @@ The default reranker needs no download: a logistic regression over features of e
 (query, candidate) pair — title and author named in the query, genre overlap, the dense and
 lexical leg scores, the fused rank, language and document type. It is trained when the index is
 built (`mangaassist index`), on query/document pairs labelled from a training split generated from
-catalog facts (titles, aliases, authors, themes, synopsis fragments and policy questions). The
-retrieval golden set (`evals/data/retrieval.jsonl`) is never trained on.
+catalog facts (titles, aliases, authors, themes, genres, synopsis fragments and policy questions).
+The retrieval golden set (`evals/data/retrieval.jsonl`) is never trained on.
 
 The weights are stored beside the index with the embedding identity they were trained against: a
 reranker trained on another model's dense scores is not used.
@@ -28,8 +28,16 @@ from tools.catalog import Catalog
 from tools.embeddings import Embedder
 from tools.entities import extract_entities
 from tools.models import PolicySection
-from tools.search_backend import DocType, EmbeddingIdentity, SearchBackend, SearchFilters, SearchHit
+from tools.search_backend import (
+    DocType,
+    EmbeddingIdentity,
+    Language,
+    SearchBackend,
+    SearchFilters,
+    SearchHit,
+)
 from tools.text import detect_language
+from tools.vocab import GENRES
 
 RERANK_DEPTH = 10
 
@@ -55,6 +63,8 @@ class TrainingQuery(BaseModel):
 
     query: str
     targets: list[str]
+    # Searched among this language's documents only (all when None).
+    language: Language | None = None
 
 
 def target_of(hit: SearchHit) -> str:
@@ -157,6 +167,12 @@ def training_queries(catalog: Catalog, policies: Sequence[PolicySection], seed: 
         if len(ja) > 16:
             i = rng.randrange(0, len(ja) - 14)
             out.append(TrainingQuery(query=ja[i : i + 14], targets=target))
+        if len(s.genres) > 1:
+            # Japanese shoppers ask by genre where English ones ask by theme (themes are English).
+            g1, g2 = rng.sample(s.genres, 2)
+            both = sorted(f"series:{x.series_id}" for x in catalog.series.values()
+                          if {g1, g2} <= set(x.genres))
+            out.append(TrainingQuery(query=f"{GENRES[g1][0]}の{GENRES[g2][0]}漫画", targets=both))
         author = rng.choice(s.authors)
         out.append(TrainingQuery(query=f"manga by {author}", targets=sorted(f"series:{x}" for x in by_author[author])))
         author_ja = rng.choice(s.authors_ja)
@@ -170,6 +186,11 @@ def training_queries(catalog: Catalog, policies: Sequence[PolicySection], seed: 
         out.append(TrainingQuery(query=p.heading, targets=target))
         sentence = re.split(r"(?<=[.。])\s*", p.body)[0]
         out.append(TrainingQuery(query=sentence[:80], targets=target))
+        # The heading searched among the other language's sections: a translation is a paraphrase
+        # sharing none of the section's words (a shopper's question shares few), so these lists
+        # teach when the lexical leg misleads; a heading found by its own words never does.
+        other: Language = "ja" if p.language == "en" else "en"
+        out.append(TrainingQuery(query=p.heading, targets=target, language=other))
     return out
 
 
@@ -178,18 +199,27 @@ TURN_DOC_TYPES: list[DocType] = ["series", "reviews", "policy"]
 TRAINING_QUERIES = 700
 
 
+def training_sample(queries: Sequence[TrainingQuery]) -> list[TrainingQuery]:
+    """Every policy query, then a seeded sample of the others up to `TRAINING_QUERIES` in all."""
+    # Sampled with the rest, the few policy lists (and so the policy weights) would be left to chance.
+    policy = [q for q in queries if q.targets[0].startswith("policy:")]
+    rest = [q for q in queries if not q.targets[0].startswith("policy:")]
+    room = max(0, min(TRAINING_QUERIES - len(policy), len(rest)))
+    return policy + random.Random(11).sample(rest, room)
+
+
 async def train(
     backend: SearchBackend, embedder: Embedder, catalog: Catalog, policies: Sequence[PolicySection]
 ) -> RerankerModel:
     """Search every training query on the live index and fit the reranker on its top-10 pairs."""
-    queries = training_queries(catalog, policies)
-    queries = random.Random(11).sample(queries, min(TRAINING_QUERIES, len(queries)))
+    queries = training_sample(training_queries(catalog, policies))
     vectors = await asyncio.to_thread(embedder.embed_queries, [q.query for q in queries])
     filters = SearchFilters(doc_types=TURN_DOC_TYPES)
     rows: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     for q, vec in zip(queries, vectors, strict=True):
-        hits = await backend.search(q.query, vec, RERANK_DEPTH, filters)
+        searched = filters.model_copy(update={"language": q.language})
+        hits = await backend.search(q.query, vec, RERANK_DEPTH, searched)
         y = np.array([target_of(h) in q.targets for h in hits], dtype=np.int8)
         # A list with no relevant candidate, or nothing else, teaches nothing about ordering.
         if 0 < y.sum() < len(y):

@@ -9,12 +9,24 @@ import pytest
 
 from mangaassist.commands import CliError
 from mangaassist.commands.search import parse_filters
+from mangaassist.settings import REPO_DATA_DIR
+from tools.catalog import Catalog
 from tools.embedded_backend import EmbeddedBackend
 from tools.embeddings import get_embedder
 from tools.indexing import build_documents, embedding_text, load_seed, run_index, seed_path, split_chunks
-from tools.rerank import RERANK_DEPTH, TURN_DOC_TYPES, target_of
+from tools.policies import load_policies
+from tools.rerank import (
+    RERANK_DEPTH,
+    TRAINING_QUERIES,
+    TURN_DOC_TYPES,
+    TrainingQuery,
+    target_of,
+    training_queries,
+    training_sample,
+)
 from tools.retrieval import IndexMismatch, Retriever
 from tools.search_backend import EmbeddingIdentity, SearchFilters
+from tools.vocab import GENRES
 
 TURN = SearchFilters(doc_types=TURN_DOC_TYPES)
 
@@ -152,3 +164,43 @@ async def test_rerank_scores_are_the_model_probability_and_the_tail_stays_below(
     ]
     # The fused hits themselves are left as they were.
     assert all("rerank" not in h.scores for h in fused)
+
+
+@pytest.fixture(scope="module")
+def generated() -> list[TrainingQuery]:
+    return training_queries(Catalog(REPO_DATA_DIR), load_policies(REPO_DATA_DIR))
+
+
+def test_policy_headings_are_searched_in_the_other_language_too(generated: list[TrainingQuery]) -> None:
+    policies = load_policies(REPO_DATA_DIR)
+    # Only policy questions are searched in one language: a series is found in either.
+    crossed = sorted((q.query, q.targets, q.language) for q in generated if q.language is not None)
+    expected = sorted(
+        (p.heading, [":".join(p.doc_id.split(":")[:3])], "ja" if p.language == "en" else "en") for p in policies
+    )
+    assert crossed == expected
+
+
+def test_japanese_genre_queries_target_every_series_of_both_genres(generated: list[TrainingQuery]) -> None:
+    catalog = Catalog(REPO_DATA_DIR)
+    by_label = {label: genre for genre, (label, _) in GENRES.items()}
+    asked = 0
+    for q in generated:
+        if not q.query.endswith("漫画") or "の" not in q.query:
+            continue
+        first, _, second = q.query.removesuffix("漫画").partition("の")
+        if first not in by_label or second not in by_label:
+            continue
+        pair = {by_label[first], by_label[second]}
+        assert q.targets == sorted(f"series:{s.series_id}" for s in catalog.series.values() if pair <= set(s.genres))
+        asked += 1
+    assert asked > len(catalog.series) // 2
+
+
+def test_training_sample_keeps_every_policy_query(generated: list[TrainingQuery]) -> None:
+    sample = training_sample(generated)
+    policy = [q for q in generated if q.targets[0].startswith("policy:")]
+    assert len(generated) > TRAINING_QUERIES and len(sample) == TRAINING_QUERIES
+    assert sample[: len(policy)] == policy
+    assert all(q in generated for q in sample)
+    assert training_sample(generated) == sample
