@@ -52,7 +52,11 @@ async def assemble_prompt(state: State, runtime: Runtime[Context]) -> dict[str, 
         speculation.abandon()
         retrieval = {**state.get("retrieval", {})}
         retrieval.pop("pending", None)
-    docs = [h for h in retrieval.get("hits", []) if h["doc_type"] in doc_types and h["language"] == language][:3]
+    ruled_out = set(plan.get("excluded_series", []))
+    docs = [
+        h for h in retrieval.get("hits", [])
+        if h["doc_type"] in doc_types and h["language"] == language and h.get("series_id") not in ruled_out
+    ][:3]
     retrieval["used"] = bool(docs or (plan.get("use_retrieval") and results.get("policies")))
     retrieval["doc_ids"] = [d["doc_id"] for d in docs] + [p["doc_id"] for p in results.get("policies", [])]
     series_ids = {p["series_id"] for p in products} | set(plan.get("series_ids", []))

@@ -124,6 +124,11 @@ async def plan_tools(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "edition_asked": ents.get("edition"),
         "genres": ents.get("genres", []),
         "authors": ents.get("authors", []),
+        # Series the shopper ruled out, by name or by author: no tool shows them.
+        "excluded_series": sorted(
+            set(ents.get("excluded_series", []))
+            | {s.series_id for a in ents.get("excluded_authors", []) for s in catalog.by_author(a)}
+        ),
         "demographic": ents.get("demographic"),
         "status": ents.get("status"),
         "max_volumes": ents.get("max_volumes"),

@@ -43,6 +43,8 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
                 key=lambda s: (-len(catalog.reviews.get(s.series_id, [])), -s.volumes, s.series_id),
             )
             series_ids += [s.series_id for s in extra if s.series_id not in series_ids]
+    ruled_out = set(plan.get("excluded_series", []))
+    series_ids = [s for s in series_ids if s not in ruled_out]
     if plan["demographic"]:
         series_ids = [s for s in series_ids if catalog.series[s].demographic == plan["demographic"]] or series_ids
     if plan["status"]:

@@ -61,6 +61,25 @@ SIMILAR_AFTER = (
 # baseball", "落としたみたいな感じ" or "日常系の漫画" compare nothing. Masked text is
 # katakana-folded, so are the cues read on it.
 _NAME_SLOT = r"<(?:title|author)>"
+# A name the shopper rules out: "horror but not Junji Ito", "except Berserk", "not a fan of X",
+# "伊藤潤二以外で", "ベルセルクは苦手". Read right before or right after the name. No bare "no": "is
+# there no Frieren vol 3?" asks about Frieren.
+_EXCLUDED_BEFORE = re.compile(
+    r"(?:\bnot|\bexcept(?: for)?|\bother than|\bbesides|\bapart from|\bexcluding|\banything but"
+    r"|\brather than|\binstead of|\bnot a fan of|\bnot into|\b(?:don'?t|do not|didn'?t|did not) (?:like|enjoy|want)"
+    r"|\bhated?|\btired of|\bsick of)"
+    r"(?:\s+(?:by|from|the|a|an|any|anything by|stuff by|works by|manga by))?\s*$"
+)
+_EXCLUDED_AFTER = re.compile(
+    katakana_to_hiragana(
+        r"^\s*(?:の作品|作品|の漫画|漫画)?\s*(?:以外|じゃない|じゃなく|ではなく|ではない|を除いて|を除く|は除いて|は除く"
+        r"|抜きで|は抜き|はなしで|(?:は|が)?(?:好きじゃない|苦手|嫌い))"
+    )
+)
+
+
+def _ruled_out(norm: str, start: int, end: int) -> bool:
+    return bool(_EXCLUDED_BEFORE.search(norm[max(0, start - 40):start]) or _EXCLUDED_AFTER.search(norm[end:end + 20]))
 _SIMILAR = re.compile(
     katakana_to_hiragana(rf"{SIMILAR_BEFORE}\s*{_NAME_SLOT}|{_NAME_SLOT}\s*{SIMILAR_AFTER}")
 )
@@ -91,6 +110,9 @@ class Entities(BaseModel):
     format: str | None = None
     edition: str | None = None
     order_ids: list[str] = Field(default_factory=list)
+    # Names the shopper rules out ("but not Junji Ito", "伊藤潤二以外"): not among the names above.
+    excluded_series: list[str] = Field(default_factory=list)
+    excluded_authors: list[str] = Field(default_factory=list)
     status: str | None = None  # "completed" or "ongoing", when the shopper filters on it
     max_volumes: int | None = None  # "under 10 volumes", "10巻以内"
     ordinal: int | None = None
@@ -171,7 +193,10 @@ def _extract_entities(text: str, catalog: Catalog) -> Entities:
     ents = Entities()
     masked = list(norm)
     for match in catalog.find_names(text):
-        target = ents.series_ids if match.kind == "series" else ents.authors
+        if _ruled_out(norm, match.start, match.end):
+            target = ents.excluded_series if match.kind == "series" else ents.excluded_authors
+        else:
+            target = ents.series_ids if match.kind == "series" else ents.authors
         if match.key not in target:
             target.append(match.key)
         placeholder = " <title> " if match.kind == "series" else " <author> "

@@ -26,6 +26,7 @@ class RecommendationRequest(BaseModel):
     status: str | None = None
     max_volumes: int | None = None
     purchased_series: list[str] = Field(default_factory=list)
+    excluded_series: list[str] = Field(default_factory=list)  # ruled out by the shopper
     limit: int = 5
 
 
@@ -168,7 +169,7 @@ class RecommendationsTool:
 
     async def rank(self, req: RecommendationRequest) -> Ranking:
         """Every series the request allows, scored; never one of the seeds or already bought."""
-        excluded = set(req.seed_series) | set(req.purchased_series)
+        excluded = set(req.seed_series) | set(req.purchased_series) | set(req.excluded_series)
         candidates = [t for t in self._traits.values() if t.series_id not in excluded]
         if req.genres:
             wanted = frozenset(req.genres)

@@ -206,3 +206,28 @@ def test_a_whole_name_wins_over_its_parts_and_the_stores_text_names_only_whole_n
 )
 def test_plural_genre_words_name_their_genre(services, text, genres):
     assert sorted(extract_entities(text, services.catalog).genres) == genres
+
+
+@pytest.mark.parametrize(
+    ("text", "series", "authors", "excluded_series", "excluded_authors"),
+    [
+        ("horror manga but not junji ito", [], [], [], ["Junji Ito"]),
+        ("any horror other than Junji Ito?", [], [], [], ["Junji Ito"]),
+        ("I'm not a fan of Junji Ito, any other horror?", [], [], [], ["Junji Ito"]),
+        ("something like Berserk, except Vinland Saga", ["berserk"], [], ["vinland-saga"], []),
+        ("ホラー漫画でおすすめある？伊藤潤二以外で", [], [], [], ["Junji Ito"]),
+        ("ベルセルクは苦手だけどダークファンタジー読みたい", [], [], ["berserk"], []),
+        ("ヴィンランド・サガじゃない歴史漫画", [], [], ["vinland-saga"], []),
+        # A negation that does not rule the name out.
+        ("is there no Frieren vol 3?", ["frieren-beyond-journeys-end"], [], [], []),
+        ("not sure if Berserk is in stock", ["berserk"], [], [], []),
+        ("why is Vinland Saga not available in Japanese?", ["vinland-saga"], [], [], []),
+        ("伊藤潤二の作品はありますか", [], ["Junji Ito"], [], []),
+    ],
+)
+def test_names_the_shopper_rules_out(services, text, series, authors, excluded_series, excluded_authors):
+    ents = extract_entities(text, services.catalog)
+    assert ents.series_ids == series
+    assert ents.authors == authors
+    assert ents.excluded_series == excluded_series
+    assert ents.excluded_authors == excluded_authors

@@ -24,6 +24,23 @@ async def test_recommendation_by_genre(runner, services):
         assert card.title.split(",")[0] in result.text
 
 
+@pytest.mark.parametrize(
+    "message", ["horror manga but not junji ito", "ホラー漫画でおすすめある？伊藤潤二以外で"]
+)
+async def test_an_author_ruled_out_is_not_recommended(runner, services, message):
+    ito = {s.series_id for s in services.catalog.by_author("Junji Ito")}
+    result = await runner.run(message)
+    # Asking for recommendations or searching the shelves: neither shows what was ruled out.
+    assert result.intent in ("recommendation", "product_search")
+    assert len(result.products) >= 3
+    for card in result.products:
+        assert services.catalog.product(card.asin).series_id not in ito
+        assert "horror" in card.genres
+    # The same request without the exclusion lists the author's works.
+    by = await runner.run("horror manga by junji ito")
+    assert {services.catalog.product(c.asin).series_id for c in by.products} <= ito
+
+
 async def test_japanese_price_question(runner, services):
     result = await runner.run("ワンピースの5巻はいくらですか？")
     assert result.intent == "price_check" and result.language == "ja"
