@@ -83,6 +83,15 @@ def _ruled_out(norm: str, start: int, end: int) -> bool:
 _SIMILAR = re.compile(
     katakana_to_hiragana(rf"{SIMILAR_BEFORE}\s*{_NAME_SLOT}|{_NAME_SLOT}\s*{SIMILAR_AFTER}")
 )
+# A comparison pointing back at a name said earlier: "Junji Ito is great, anything similar?",
+# "everything by Urasawa, want something like that", "ベルセルク最高、似たような漫画ある？".
+_SIMILAR_BACK = re.compile(
+    katakana_to_hiragana(
+        rf"{SIMILAR_BEFORE}\s*(?:it|that(?: one)?|this(?: one)?|them|those|these)\b"
+        r"|\b(?:anything|something|others?|more|ones?|stuff|manga|series|titles?) (?:similar|alike)\b"
+        r"|(?:それ|これ|あれ)(?:みたいな|っぽい|に似た|のような)|似たような|似てる(?:漫画|作品|の)"
+    )
+)
 _WORD_VOLUME = re.compile(r"\b(first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th) (?:volume|vol|book|tankobon)\b|(?:最初の巻|1巻目|一巻目)")
 _STATUS = (
     ("completed", re.compile(r"\b(?:completed|complete|finished|ended|concluded)\b|完結")),
@@ -252,6 +261,8 @@ def _extract_entities(text: str, catalog: Catalog) -> Entities:
                 ents.ordinal = value
                 break
     ents.anaphora = bool(_ANAPHORA.search(masked_text))
-    ents.similar_to = bool(_SIMILAR.search(masked_text))
+    ents.similar_to = bool(_SIMILAR.search(masked_text)) or bool(
+        (ents.series_ids or ents.authors) and _SIMILAR_BACK.search(masked_text)
+    )
     ents.masked_text = re.sub(r"\s+", " ", masked_text).strip()
     return ents

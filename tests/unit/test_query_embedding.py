@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-import time
 from typing import Any
 
 import numpy as np
@@ -69,35 +68,44 @@ async def test_a_query_naming_a_series_or_an_author_is_searched_without_its_vect
         hits = await retrieval.search(query, 10)
         assert expected in {f"series:{h.series_id}" for h in hits}, query
     assert counting.queries == []
-    # Without a name, or with a title that is also an everyday word, the query's meaning still counts.
-    for query in ("astronauts fighting giant cockroaches on Mars", "a monster story that feels like a thriller",
-                  "切ない恋愛漫画"):
+    # Without a name, with a title that is also a word, a misspelt name or a short Japanese name
+    # found inside another word ("ドラ" of "ドラゴン"), the query's meaning still counts.
+    unnamed = ("astronauts fighting giant cockroaches on Mars", "a monster story that feels like a thriller",
+               "切ない恋愛漫画", "chainsaw mna volume 2", "ドラゴンが出てくる漫画", "モブキャラが主人公の漫画")
+    for query in unnamed:
         await retrieval.search(query, 3)
-    assert len(counting.queries) == 3
+    assert counting.queries == list(unnamed)
 
 
-class SlowEmbedder(CountingEmbedder):
-    """Holds the engine for a while, as a busy service's queue of queries does."""
+class HeldEmbedder(CountingEmbedder):
+    """Holds the engine until released, as a busy service's queue of queries does."""
+
+    def __init__(self, inner: Embedder) -> None:
+        super().__init__(inner)
+        self.started = threading.Event()
+        self.release = threading.Event()
 
     def embed_query(self, text: str) -> np.ndarray:
-        time.sleep(0.2)
+        self.started.set()
+        self.release.wait(10)
         return super().embed_query(text)
 
 
 async def test_an_embedding_nobody_wants_by_the_time_the_engine_is_free_is_skipped(services):
-    slow = SlowEmbedder(services.retrieval.embedder)
+    slow = HeldEmbedder(services.retrieval.embedder)
     retrieval = dataclasses.replace(services.retrieval, embedder=slow)
     reading = {"still": True}
     busy = asyncio.create_task(retrieval.search("quiet stories about grief and healing", 5))
-    await asyncio.sleep(0.05)  # the engine is busy with the first query
+    assert await asyncio.to_thread(slow.started.wait, 10)  # the engine is busy with the first query
     abandoned = asyncio.create_task(
         retrieval.search("a cozy story about baking bread", 5, wanted=lambda: reading["still"])
     )
     shared_text = "sports manga about a volleyball team"
     unwanted_by_one = asyncio.create_task(retrieval.search(shared_text, 5, wanted=lambda: False))
     wanted_by_other = asyncio.create_task(retrieval.search(shared_text, 5))
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.05)  # the other searches queue for the engine
     reading["still"] = False  # routing decided no node reads that search
+    slow.release.set()
     await busy
     hits = await abandoned
     # The search went on without its dense leg, and the engine never saw the query.

@@ -158,3 +158,19 @@ async def test_an_unknown_x_that_is_no_title_stays_unresolved(services: object, 
 def test_the_entity_flag_and_the_like_x_reading_share_their_cues(catalog: Catalog, query: str, compared: bool) -> None:
     assert extract_entities(query, catalog).similar_to is compared
     assert (parse_similar(query, catalog) is not None) is compared
+
+
+@pytest.mark.parametrize(
+    ("query", "compared"),
+    [
+        ("Junji Ito is great, anything similar?", True),
+        ("I read everything by Urasawa, want something like that", True),
+        ("Berserk was great, anything like it?", True),
+        ("ベルセルク最高、似たような漫画ある？", True),
+        ("anything similar?", False),  # nothing named to compare with
+        ("I'd like it in Japanese: Berserk volume 2", False),
+        ("Berserk volume 2 please", False),
+    ],
+)
+def test_a_comparison_pointing_back_at_a_name_sets_the_entity_flag(catalog: Catalog, query: str, compared: bool) -> None:
+    assert extract_entities(query, catalog).similar_to is compared
