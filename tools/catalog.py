@@ -14,6 +14,7 @@ from tools.jsonl import read_jsonl
 from tools.models import Product, Review, Series
 from tools.text import (
     EN_STOPWORDS,
+    JAPANESE,
     compact,
     katakana_to_hiragana,
     normalize,
@@ -35,7 +36,6 @@ _COMMON_WORDS = frozenset(
     "gift hero heroes spirit chi kiss beast beasts one real happy emma touch rainbow innocent "
     "sanctuary basara".split()
 )
-_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 # A distinctive part of a name stands for the series ("vinland", "promised neverland", "ネバーランド").
 # Latin words this short are too often ordinary or a romanised particle ("dai", "joe", "no"), as
 # for `Retriever.unknown_terms`; short katakana runs are mostly everyday loanwords ("ダンジョン",
@@ -115,7 +115,7 @@ class Catalog:
     def _add_name(self, name: str, kind: str, key: str) -> None:
         norm = normalize(name)
         words = _WORD.findall(norm)
-        if _JAPANESE.search(norm):
+        if JAPANESE.search(norm):
             folded = katakana_to_hiragana(norm)
             if len(compact(folded)) >= 2:
                 self._ja_names.append((folded, kind, key))
@@ -182,7 +182,7 @@ class Catalog:
             for w in _WORD.findall(normalize(" ".join((s.synopsis, *s.themes)))):
                 described[w].add(s.series_id)
             for name in (s.title, s.title_ja, *s.aliases):
-                if not _JAPANESE.search(name):
+                if not JAPANESE.search(name):
                     words = _WORD.findall(normalize(name))
                     for i in range(len(words)):
                         for j in range(i + 1, min(len(words), i + _MAX_NAME_WORDS) + 1):

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pydantic import BaseModel, Field
 
 from tools.catalog import LATEST_VOLUME, Catalog
-from tools.text import katakana_to_hiragana, normalize, one_edit_apart, one_letter_dropped
+from tools.text import JAPANESE, katakana_to_hiragana, normalize, one_edit_apart, one_letter_dropped
 from tools.vocab import DEMOGRAPHICS, EDITION_WORDS, FORMAT_WORDS, GENRES
 
 _ORDER_ID = re.compile(r"(?<![a-z0-9])ma[-\s]?(\d{5})(?![0-9])", re.I)
@@ -133,7 +133,7 @@ class Entities(BaseModel):
 @functools.cache
 def _word_matcher(word: str, plural: bool) -> Callable[[str], bool]:
     # Built once per vocabulary word: every message checks a few hundred of them.
-    if re.search(r"[\u3040-\u30ff\u3400-\u9fff]", word):
+    if JAPANESE.search(word):
         kana = katakana_to_hiragana(word)
         return lambda text: kana in text
     spelt = _plural(word) if plural else re.escape(word)

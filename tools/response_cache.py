@@ -60,8 +60,10 @@ def _vectorizer() -> TfidfVectorizer:
     return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), lowercase=True, sublinear_tf=True)
 
 
-# The vectorizer's n-gram analyzer is a pure function of the text: one serves every thread.
+# The vectorizer's n-gram analyzer is a pure function of the text: one serves every thread. The
+# weights below are those of its smooth idf and sublinear tf, computed here without fitting it.
 _ANALYZER = _vectorizer().build_analyzer()
+assert _vectorizer().smooth_idf and _vectorizer().sublinear_tf and _vectorizer().norm == "l2"
 # Smooth idf over two questions, ln((1 + 2) / (1 + df)) + 1: an n-gram both share weighs 1, one
 # only a single question has weighs this.
 _IDF_ONE_SIDE = math.log(3 / 2) + 1

@@ -6,6 +6,8 @@ import re
 import unicodedata
 
 _KANA = re.compile(r"[\u3040-\u30ff]")
+# Kana or kanji: a name or word written in Japanese.
+JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 _LATIN_WORD = re.compile(r"[a-z]{2,}")
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaffー]+")
