@@ -12,7 +12,6 @@ from graph.speculation import turn_retrieval
 from graph.state import Context, State, context_of
 from graph.timing import timed
 from graph.resources import services as load_services
-from nodes.plan_tools import SEARCH_INTENTS
 from tools.vocab import DEMOGRAPHICS, GENRES
 
 _GENRE_JA = {g: label for g, (label, _) in GENRES.items()}
@@ -44,14 +43,8 @@ async def assemble_prompt(state: State, runtime: Runtime[Context]) -> dict[str, 
     plan = state.get("plan", {})
     products = _cards(intent, results)[: settings.max_product_cards]
     doc_types = _DOC_TYPES_BY_INTENT.get(intent, ())
-    speculation = context_of(runtime).speculation
-    if intent in SEARCH_INTENTS or speculation.finished:
-        retrieval = dict(await turn_retrieval(state.get("retrieval", {}), speculation))
-    else:
-        # Nothing in this prompt uses the search: no waiting for it (wasted speculation).
-        speculation.abandon()
-        retrieval = {**state.get("retrieval", {})}
-        retrieval.pop("pending", None)
+    # A search routing abandoned (`plan_tools`) is not waited for: its reading is "no hits".
+    retrieval = dict(await turn_retrieval(state.get("retrieval", {}), context_of(runtime).speculation))
     ruled_out = set(plan.get("excluded_series", []))
     docs = [
         h for h in retrieval.get("hits", [])

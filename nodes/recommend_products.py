@@ -40,10 +40,9 @@ async def recommend_products(state: State, runtime: Runtime[Context]) -> dict[st
             max_volumes=plan["max_volumes"],
             purchased_series=purchased,
             excluded_series=plan.get("excluded_series", []),
-            # The ranking holds every eligible series (a few hundred ids and scores): the search's
-            # hits may lift any of them, a misspelt "horor" request's horror series included. Here
-            # the limit only sets how few genre or demographic matches narrow the candidates.
-            limit=len(catalog.series),
+            # The ranking holds every eligible series (the search's hits may lift any of them); the
+            # limit sets how few genre or demographic matches narrow the candidates.
+            limit=limit,
         )
     )
     retrieval = await turn_retrieval(state.get("retrieval", {}), context.speculation)

@@ -207,10 +207,10 @@ class Retriever:
         asked = filters.doc_types if filters and filters.doc_types else _SERIES_DOC_TYPES
         # Only a search that may return series asks for the "like X" reading (a policy search never).
         doc_types = [t for t in asked if t in _SERIES_DOC_TYPES]
-        similar = await self._similar(query, self.catalog) if doc_types and self.catalog is not None else None
+        similar = await self._similar(query, self.catalog, wanted) if doc_types and self.catalog is not None else None
         if similar is not None:
             narrowed = (filters or SearchFilters()).model_copy(update={"doc_types": doc_types})
-            return await self._search_similar(similar, k, narrowed, self.catalog)
+            return await self._search_similar(similar, k, narrowed, self.catalog, wanted)
         # A named series or author decides the ranking without the query's vector (`Catalog.names_decide`).
         named = self.catalog is not None and self.catalog.names_decide(query)
         vector = None if named else await self.embed_query(query, wanted)
@@ -222,7 +222,7 @@ class Retriever:
             hits = self.reranker.rerank(query, hits)
         return hits[:k]
 
-    async def _similar(self, query: str, catalog: Catalog) -> SimilarRequest | None:
+    async def _similar(self, query: str, catalog: Catalog, wanted: Wanted | None = None) -> SimilarRequest | None:
         """The "like X" reading of `query`, with an X the name look-up missed resolved from its span.
 
         The catalog's look-up already finds a long Latin name one letter off; this resolves what it
@@ -240,7 +240,7 @@ class Retriever:
         text = normalize(query)[span[0]:span[1]]
         if not self.unknown_terms(text):
             return None
-        hits = await self.backend.search(text, await self.embed_query(text), RERANK_DEPTH,
+        hits = await self.backend.search(text, await self.embed_query(text, wanted), RERANK_DEPTH,
                                          SearchFilters(doc_types=["series"]))
         if not hits:
             return None
@@ -271,7 +271,8 @@ class Retriever:
         return normalise(np.mean(found, axis=0))
 
     async def _search_similar(
-        self, similar: SimilarRequest, k: int, filters: SearchFilters, catalog: Catalog
+        self, similar: SimilarRequest, k: int, filters: SearchFilters, catalog: Catalog,
+        wanted: Wanted | None = None,
     ) -> list[SearchHit]:
         """Series like the anchors: a search with X's vector and the request's words (plus X's genre
         and theme words), reordered by the candidates' likeness to X in catalog facts.
@@ -281,7 +282,7 @@ class Retriever:
         anchors = [catalog.series[s] for s in similar.anchors]
         profile = Profile.of(anchors)
         # X's own vector and the request's words: neither waits for the other.
-        rest = self.embed_query(similar.rest) if tokenize(similar.rest) else asyncio.sleep(0)  # None
+        rest = self.embed_query(similar.rest, wanted) if tokenize(similar.rest) else asyncio.sleep(0)  # None
         anchor, words = await asyncio.gather(self._anchor_vector(anchors), rest)
         vectors = [v for v in (anchor, words) if v is not None]
         vector = normalise(np.sum(vectors, axis=0)) if vectors else None
