@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-import threading
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,8 +91,12 @@ class Catalog:
         # Distinctive parts of series names, read in shoppers' messages only.
         self._en_parts: dict[str, tuple[str, str]] = {}  # phrase -> (kind, key), as `_en_names`
         self._ja_parts: list[tuple[str, str, str]] = []  # as `_ja_names`
-        self._names_cache: OrderedDict[tuple[str, bool], tuple[NameMatch, ...]] = OrderedDict()
-        self._names_lock = threading.Lock()
+        # A turn looks up the same message several times (routing, the speculative search's rules
+        # and reranker, "like X"): recent answers are kept (thread-safe: index builds look names up
+        # from worker threads).
+        self._shopper_names = functools.lru_cache(maxsize=_NAMES_CACHE)(
+            lambda text: tuple(self._find_names(text, True))
+        )
         self._build_name_index()
         self._build_part_index(_everyday_words(store_data_dir / _EVERYDAY_WORDS))
 
@@ -239,24 +243,12 @@ class Catalog:
         """Series titles and author names mentioned in `text`, longest match first, no overlaps.
 
         `misspelt`: also names one letter off or written as a distinctive part ("vinland",
-        "ネバーランド"): a shopper's typing; the store's own text spells names out in full. A turn
-        looks up the same message several times (routing, the speculative search's rules and
-        reranker, "like X"), so recent answers are kept.
+        "ネバーランド"): a shopper's typing; the store's own text spells names out in full.
         """
         if not misspelt:
             # The store's own text (an answer's sentences) is read once: nothing to remember.
             return self._find_names(text, False)
-        key = (text, misspelt)
-        with self._names_lock:  # index builds look names up from worker threads
-            if (cached := self._names_cache.get(key)) is not None:
-                self._names_cache.move_to_end(key)
-                return list(cached)
-        found = self._find_names(text, misspelt)
-        with self._names_lock:
-            self._names_cache[key] = tuple(found)
-            if len(self._names_cache) > _NAMES_CACHE:
-                self._names_cache.popitem(last=False)
-        return found
+        return list(self._shopper_names(text))
 
     def _find_names(self, text: str, misspelt: bool) -> list[NameMatch]:
         norm = katakana_to_hiragana(normalize(text))

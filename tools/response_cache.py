@@ -62,8 +62,10 @@ def _vectorizer() -> TfidfVectorizer:
 
 # The vectorizer's n-gram analyzer is a pure function of the text: one serves every thread. The
 # weights below are those of its smooth idf and sublinear tf, computed here without fitting it.
-_ANALYZER = _vectorizer().build_analyzer()
-assert _vectorizer().smooth_idf and _vectorizer().sublinear_tf and _vectorizer().norm == "l2"
+_FITTED_AS = _vectorizer()
+if not (_FITTED_AS.smooth_idf and _FITTED_AS.sublinear_tf and _FITTED_AS.norm == "l2"):
+    raise NotImplementedError("question similarity assumes smooth idf, sublinear tf and l2 norm")
+_ANALYZER = _FITTED_AS.build_analyzer()
 # Smooth idf over two questions, ln((1 + 2) / (1 + df)) + 1: an n-gram both share weighs 1, one
 # only a single question has weighs this.
 _IDF_ONE_SIDE = math.log(3 / 2) + 1
