@@ -6,6 +6,7 @@ import functools
 import json
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +68,8 @@ class Catalog:
     def __init__(self, store_data_dir: Path) -> None:
         catalog_dir = store_data_dir / "catalog"
         self.series: dict[str, Series] = {s.series_id: s for s in load_series(catalog_dir)}
+        # Themes are English keywords; Japanese shoppers ask for them in Japanese.
+        self.themes_ja = _load_themes_ja(catalog_dir / "themes_ja.json", self.series.values())
         self.products: dict[str, Product] = {}
         self._by_volume: dict[tuple[str, int, str, str], Product] = {}
         with (catalog_dir / "products.jsonl").open(encoding="utf-8") as fh:
@@ -375,6 +378,15 @@ def _name_parts(words: list[str]) -> list[str]:
         if said[-1] and sum(said) >= 3:
             parts.append(" ".join(words[:k]))
     return parts
+
+
+def _load_themes_ja(path: Path, series: Iterable[Series]) -> dict[str, str]:
+    """The Japanese rendering of each English theme; a catalog theme without one is a data error."""
+    themes_ja: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    missing = sorted({t for s in series for t in s.themes} - themes_ja.keys())
+    if missing:
+        raise ValueError(f"{path.name} has no Japanese for the themes {missing}")
+    return themes_ja
 
 
 def _everyday_words(path: Path) -> frozenset[str] | None:

@@ -99,6 +99,8 @@ def build_documents(store_data_dir: Path, catalog: Catalog | None = None) -> lis
         first = {lang: p.asin if (p := catalog.volume(s.series_id, 1, "print", lang.upper())) else None
                  for lang in ("en", "ja")}
         genres_ja = " ".join(GENRES[g][0] for g in s.genres)
+        # Once each: two spellings of a theme ("death game", "death games") read alike in Japanese.
+        themes_ja = "、".join(dict.fromkeys(catalog.themes_ja[t] for t in s.themes))
         docs.append(IndexedDoc(
             doc_id=f"series:{s.series_id}:en", doc_type="series", language="en", title=s.title,
             store_id=first["en"], source_version=series_files.get(s.series_id, ""), **common,
@@ -110,7 +112,8 @@ def build_documents(store_data_dir: Path, catalog: Catalog | None = None) -> lis
             doc_id=f"series:{s.series_id}:ja", doc_type="series", language="ja", title=s.title_ja,
             store_id=first["ja"], source_version=series_files.get(s.series_id, ""), **common,
             text=(f"{s.title_ja}（{s.title_ja_reading}） {' / '.join(s.aliases)} {s.title} "
-                  f"作者：{'、'.join(s.authors_ja)}。{genres_ja} {DEMOGRAPHICS[s.demographic][0]}漫画。"
+                  f"作者：{'、'.join(s.authors_ja)}。"
+                  f"{genres_ja} {DEMOGRAPHICS[s.demographic][0]}漫画、{themes_ja}。"
                   f"{STATUS_JA[s.status]}、全{s.volumes}巻。{s.synopsis_ja}"),
         ))
         for language in ("en", "ja"):

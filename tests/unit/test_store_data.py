@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import sqlite3
 from collections import Counter
+from pathlib import Path
+
+import pytest
 
 from mangaassist.settings import REPO_DATA_DIR
+from tools.catalog import Catalog
 from tools.catalog_build import build_products, load_series, products_jsonl
 from tools.orders_fixture import STATES
 from tools.policies import TOPICS, load_policies
@@ -20,6 +26,25 @@ def test_catalog_has_300_series_with_bilingual_facts(services):
         assert re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", s.synopsis_ja), s.series_id
         assert 1 <= len(s.genres) <= 4
     assert Counter(s.demographic for s in series.values()).keys() >= {"shonen", "seinen", "shojo", "josei"}
+
+
+def test_every_catalog_theme_has_one_japanese_rendering():
+    themes_ja = json.loads((REPO_DATA_DIR / "catalog" / "themes_ja.json").read_text(encoding="utf-8"))
+    themes = {t for s in load_series(REPO_DATA_DIR / "catalog") for t in s.themes}
+    # No stale entries either: a translation nobody uses is left over from an edited theme.
+    assert set(themes_ja) == themes, sorted(set(themes_ja) ^ themes)
+    assert all(ja and ja == ja.strip() for ja in themes_ja.values())
+    assert themes_ja["Shinsengumi"] == "新選組" and themes_ja["anthology"] == "短編集"
+
+
+def test_a_theme_without_japanese_stops_the_catalog_loading(tmp_path: Path):
+    catalog_dir = shutil.copytree(REPO_DATA_DIR / "catalog", tmp_path / "catalog")
+    path = catalog_dir / "themes_ja.json"
+    themes_ja = json.loads(path.read_text(encoding="utf-8"))
+    del themes_ja["Shinsengumi"]
+    path.write_text(json.dumps(themes_ja, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(ValueError, match="Shinsengumi"):
+        Catalog(tmp_path)
 
 
 def test_products_file_matches_generator():
