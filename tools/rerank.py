@@ -2,9 +2,10 @@
 
 The default reranker needs no download: a logistic regression over features of each
 (query, candidate) pair — title and author named in the query, genre overlap, the dense and
-lexical leg scores, the fused rank, language and document type. It is trained when the index is
-built (`mangaassist index`), on query/document pairs labelled from a training split generated from
-catalog facts (titles, aliases, authors, themes, genres, synopsis fragments and policy questions).
+lexical leg scores, the fused rank, language, and whether it is a policy section or volume entry. It
+is trained when the index is built (`mangaassist index`), on query/document pairs labelled from a
+training split generated from catalog facts (titles, aliases, authors, themes, genres, synopsis
+fragments and policy questions).
 The retrieval golden set (`evals/data/retrieval.jsonl`) is never trained on.
 
 The weights are stored beside the index with the embedding identity they were trained against: a
@@ -43,8 +44,11 @@ RERANK_DEPTH = 10
 
 FEATURES = (
     "inverse_rank", "fused_rel", "dense", "dense_gap", "lexical_rel", "title_named", "author_named",
-    "genre_overlap", "same_language", "is_reviews", "is_policy", "is_volume",
+    "genre_overlap", "same_language", "is_policy", "is_volume",
 )
+# No feature says "is a review": a review answers for its series, and training queries (catalog facts)
+# reach reviews only through their series, so such a weight would reward reviews for a shopper's
+# evaluative wording ("a good ...") that the training never shows.
 
 
 class RerankerModel(BaseModel):
@@ -135,7 +139,6 @@ def pair_features(query: str, hits: Sequence[SearchHit], catalog: Catalog) -> np
             float(series is not None and bool(named_authors & set(series.authors))),
             len(asked_genres & set(d.genres)) / len(asked_genres) if asked_genres else 0.0,
             float(d.language == language),
-            float(d.doc_type == "reviews"),
             float(d.doc_type == "policy"),
             float(d.doc_type == "volume"),
         ])

@@ -12,6 +12,11 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-
 _LATIN_WORD = re.compile(r"[a-z]{2,}")
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaffー]+")
 _CJK_RUN = re.compile(r"^[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaffー]+$")
+# One script within a Japanese run: katakana, hiragana or kanji.
+_SCRIPT_SEGMENT = re.compile(r"[\u30a0-\u30ff]+|[\u3040-\u309f]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_HIRAGANA = re.compile(r"^[\u3040-\u309f]+$")
+_PARTICLES = frozenset("をがはのにでともへや")
+_KANJI = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+$")
 _HIRAGANA_OFFSET = ord("ァ") - ord("ぁ")
 
 EN_STOPWORDS = frozenset(
@@ -20,6 +25,25 @@ EN_STOPWORDS = frozenset(
     please any some about from by at as into than then so if not no yes just also very really too
     have has had get got want need like looking look find show tell give me manga manga's comic comics
     series book books""".split()
+)
+
+# What a shopper asks for and how they judge it, not what a story is about. Reviews are full of
+# these words and catalog entries hardly use them, so BM25 rates them rare and telling and they pull
+# reviews of unrelated series up; they are dropped from queries and documents alike.
+EN_FILLER = frozenset(
+    """something anything stuff thing things kind sort good great best nice cool awesome amazing fun
+    interesting favorite favourite story stories recommend recommendation recommendations
+    suggest suggestion suggestions""".split()
+)
+# The same for Japanese ("manga", "works", "interesting", "recommended", "I want to read", "appears").
+_JA_FILLER = re.compile(
+    "|".join(
+        sorted(
+            """漫画 まんが マンガ 作品 面白い おもしろい 面白そう 楽しい おすすめ オススメ お勧め 人気 名作
+            読みたい 読める 探してる 探して 教えて ください ありますか 出てくる 登場する""".split(),
+            key=len, reverse=True,
+        )
+    )
 )
 
 
@@ -63,20 +87,42 @@ def stem(word: str) -> str:
     return word
 
 
+def _japanese_terms(run: str, keep_stopwords: bool) -> list[str]:
+    """Character bigrams of a Japanese run, within each stretch of one script.
+
+    A bigram across a change of script mostly glues a particle or verb ending to a word ("が出",
+    "る漫"), which is grammar, not content; so is a lone hiragana character. The one kept is a kanji
+    stretch with the kana written after it ("取り", "消し"): that is how verbs and compounds are
+    spelt, and without it "取り消し" would share only single kanji with itself in other sentences.
+    A case particle after a kanji ("予約を") is not such an ending.
+    """
+    if not keep_stopwords:
+        run = _JA_FILLER.sub(" ", run)
+    out: list[str] = []
+    for m in _SCRIPT_SEGMENT.finditer(run):
+        seg = katakana_to_hiragana(m.group())
+        if len(seg) > 1:
+            out.extend(seg[i : i + 2] for i in range(len(seg) - 1))
+        elif keep_stopwords or not _HIRAGANA.match(m.group()):
+            out.append(seg)
+        after = run[m.end() : m.end() + 1]
+        if _KANJI.match(seg) and _HIRAGANA.match(after) and after not in _PARTICLES:
+            out.append(seg[-1] + after)
+    return out
+
+
 def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
     """Tokens for lexical matching: English words (light-stemmed) and CJK character bigrams.
 
-    CJK runs become overlapping bigrams (plus the lone character for one-character runs),
-    the usual way to index Japanese without a morphological analyser.
+    CJK runs become overlapping bigrams (plus the lone character of a one-character stretch),
+    the usual way to index Japanese without a morphological analyser. Stop words and filler words
+    are dropped unless `keep_stopwords`.
     """
     out: list[str] = []
-    for tok in _TOKEN.findall(katakana_to_hiragana(normalize(text))):
+    for tok in _TOKEN.findall(normalize(text)):
         if _CJK_RUN.match(tok):
-            if len(tok) == 1:
-                out.append(tok)
-            else:
-                out.extend(tok[i : i + 2] for i in range(len(tok) - 1))
-        elif keep_stopwords or tok not in EN_STOPWORDS:
+            out.extend(_japanese_terms(tok, keep_stopwords))
+        elif keep_stopwords or (tok not in EN_STOPWORDS and tok not in EN_FILLER):
             out.append(stem(tok))
     return out
 

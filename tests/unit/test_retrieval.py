@@ -47,6 +47,46 @@ async def test_shipped_index_finds_the_answer_in_the_top_three(services: object,
     assert target in top, top
 
 
+@pytest.mark.parametrize(
+    ("query", "target"),
+    # Words of the series' Japanese themes only: neither its title nor its synopsis has them.
+    [
+        ("能登半島が舞台の漫画", "series:insomniacs-after-school"),
+        ("古代アナトリアが舞台", "series:red-river"),
+    ],
+)
+async def test_japanese_theme_queries_find_the_series(
+    services: object, query: str, target: str
+) -> None:
+    hits = await services.retrieval.search(query, 10, TURN)  # type: ignore[attr-defined]
+    assert target in list(dict.fromkeys(target_of(h) for h in hits))[:3]
+
+
+@pytest.mark.parametrize(
+    ("query", "target"),
+    [
+        ("any good mechas?", "series:bokurano-ours"),
+        ("something with cyborgs", "series:ghost-in-the-shell"),
+        ("ヤクザが出てくる漫画", "series:ichi-the-killer"),
+        ("面白いサッカー漫画が読みたい", "series:captain-tsubasa"),
+    ],
+)
+async def test_praise_and_request_words_do_not_pull_up_reviews(services: object, query: str, target: str) -> None:
+    hits = await services.retrieval.search(query, 10, TURN)  # type: ignore[attr-defined]
+    assert target in [target_of(h) for h in hits[:3]]
+    # Reviews use these words about every kind of story: a review near the top must be there for a
+    # series the search also finds by its own entry, not for its wording.
+    entries = {h.doc.series_id for h in hits if h.doc.doc_type == "series"}
+    reviews = [h.doc.series_id for h in hits[:3] if h.doc.doc_type == "reviews"]
+    assert set(reviews) <= entries, [h.doc_id for h in hits]
+
+
+def test_the_reranker_has_no_review_feature(services: object) -> None:
+    reranker = services.retrieval.reranker  # type: ignore[attr-defined]
+    # A review answers for its series; its type is no evidence that it answers the question.
+    assert reranker is not None and "is_reviews" not in reranker.model.features
+
+
 async def test_hits_are_reranked_with_their_leg_scores(services: object) -> None:
     retriever = services.retrieval  # type: ignore[attr-defined]
     assert retriever.reranker is not None
@@ -116,6 +156,13 @@ def test_shipped_vectors_are_in_sync_and_reproducible() -> None:
     fresh = embedder.embed_documents([embedding_text(d) for d in sample])
     for d, vec in zip(sample, fresh, strict=True):
         assert np.allclose(seed[d.content_hash], vec, atol=1e-5)
+
+
+def test_japanese_series_documents_carry_the_themes_in_japanese() -> None:
+    docs = {d.doc_id: d.text for d in build_documents(REPO_DATA_DIR) if d.doc_type == "series"}
+    # Neither synopsis names the Shinsengumi as such, nor calls Tomie a collection of stories.
+    assert "新選組" in docs["series:kaze-hikaru:ja"] and "短編集" in docs["series:tomie:ja"]
+    assert "Shinsengumi" in docs["series:kaze-hikaru:en"] and "新選組" not in docs["series:kaze-hikaru:en"]
 
 
 def test_long_sections_are_split_at_sentence_ends() -> None:

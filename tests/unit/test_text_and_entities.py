@@ -28,6 +28,36 @@ def test_tokenize_bigrams_japanese_and_folds_katakana():
 
 
 @pytest.mark.parametrize(
+    ("asked", "plain"),
+    [
+        ("any good mechas?", "mechas"),
+        ("great stories about cats", "cats"),
+        ("something with cyborgs", "cyborgs"),
+        ("ヤクザが出てくる漫画", "ヤクザ"),
+        ("面白いサッカー漫画が読みたい", "サッカー"),
+        ("おすすめの猫の作品", "猫"),
+    ],
+)
+def test_request_and_praise_words_are_not_terms(asked, plain):
+    # They would match reader reviews, which are full of them, rather than what the story is about.
+    assert tokenize(asked) == tokenize(plain)
+
+
+def test_japanese_bigrams_stay_within_a_word():
+    terms = tokenize("死ぬ日を国から通知される世界")
+    # No bigram glues a particle to the word next to it.
+    assert not {"を国", "ら通", "日を", "る世"} & set(terms)
+    assert {"通知", "世界", "国"} <= set(terms)
+    # A verb written kanji-then-kana is still matched where it is conjugated differently.
+    assert set(tokenize("取り消し")) <= set(tokenize("予約を取り消したい"))
+
+
+def test_stop_words_are_kept_on_request():
+    assert tokenize("any good mechas?", keep_stopwords=True) == ["any", "good", "mecha"]
+    assert "漫画" in tokenize("ヤクザが出てくる漫画", keep_stopwords=True)
+
+
+@pytest.mark.parametrize(
     ("text", "series_id", "volume"),
     [
         ("is volume 3 of Frieren in stock and how much?", "frieren-beyond-journeys-end", 3),
