@@ -280,7 +280,7 @@ class Retriever:
         X's own series are left out; an author's own series follow the other authors' (`tools.similar`).
         """
         anchors = [catalog.series[s] for s in similar.anchors]
-        profile = Profile.of(anchors)
+        profile = Profile.of(anchors, catalog)
         # X's own vector and the request's words: neither waits for the other.
         rest = self.embed_query(similar.rest, wanted) if tokenize(similar.rest) else asyncio.sleep(0)  # None
         anchor, words = await asyncio.gather(self._anchor_vector(anchors), rest)

@@ -8,8 +8,16 @@ from tools.catalog import Catalog
 from tools.entities import extract_entities
 from tools.rerank import TURN_DOC_TYPES
 from tools.search_backend import SearchFilters
-from tools.similar import Profile, SimilarRequest, compared_span, likeness, parse_similar, spelled_like
-from tools.text import normalize
+from tools.similar import (
+    Profile,
+    SimilarRequest,
+    catalog_words,
+    compared_span,
+    likeness,
+    parse_similar,
+    spelled_like,
+)
+from tools.text import normalize, tokenize
 
 TURN = SearchFilters(doc_types=TURN_DOC_TYPES)
 
@@ -79,13 +87,39 @@ def test_the_compared_span_is_found_without_a_catalog_name(query: str, span: str
 def test_likeness_prefers_shared_genres_themes_and_authors(catalog: Catalog) -> None:
     monster = catalog.series["monster"]
     request = SimilarRequest(anchors=("monster",), author=None, rest="", genres=(), demographic=None)
-    profile = Profile.of([monster])
+    profile = Profile.of([monster], catalog)
     same_author = likeness(profile, request, catalog.series["pluto"])
     same_genres = likeness(profile, request, catalog.series["liar-game"])
     unrelated = likeness(profile, request, catalog.series["chis-sweet-home"])
     assert same_author > same_genres > unrelated
     asked = SimilarRequest(anchors=("monster",), author=None, rest="", genres=("horror",), demographic=None)
     assert likeness(profile, asked, catalog.series["gannibal"]) > likeness(profile, request, catalog.series["gannibal"])
+
+
+def test_shared_words_count_by_rarity(catalog: Catalog) -> None:
+    words = catalog_words(catalog)
+    anchor = frozenset(tokenize("piano school"))
+    # "piano" is rarer in the catalog than "school": sharing it says more.
+    assert words.shared(anchor, frozenset(tokenize("piano"))) > words.shared(anchor, frozenset(tokenize("school")))
+    assert words.shared(anchor, anchor) == pytest.approx(1.0)
+    assert words.shared(anchor, frozenset()) == 0.0
+
+
+def test_what_a_series_is_about_outweighs_a_shared_common_theme(catalog: Catalog) -> None:
+    # Kitchen Princess shares Food Wars' subject (cooking, school) in its words; Haikyu only shares
+    # the exact theme "rivalry", which many series list.
+    food_wars = catalog.series["food-wars-shokugeki-no-soma"]
+    request = SimilarRequest(anchors=(food_wars.series_id,), author=None, rest="", genres=(), demographic=None)
+    profile = Profile.of([food_wars], catalog)
+    assert likeness(profile, request, catalog.series["kitchen-princess"]) > likeness(
+        profile, request, catalog.series["haikyu"])
+
+
+@pytest.mark.parametrize("query", ["manga like Nodame Cantabile", "のだめカンタービレみたいな漫画"])
+async def test_like_x_ranks_the_same_subject_first(services: object, query: str) -> None:
+    # Your Lie in April is the other classical-music series (piano); Given shares more genres.
+    hits = await services.retrieval.search(query, 5, TURN)  # type: ignore[attr-defined]
+    assert hits[0].series_id == "your-lie-in-april"
 
 
 async def test_like_x_finds_neighbours_not_x(services: object) -> None:
