@@ -22,12 +22,12 @@ venv: $(STAMP)
 
 # Training masks titles, authors and order ids first, so the entity extraction is part of the model.
 $(INTENT_MODEL): $(STAMP) tools/intent.py tools/entities.py tools/catalog.py tools/text.py tools/vocab.py \
-		$(wildcard data/intents/train*.jsonl) $(wildcard data/catalog/series_*.jsonl)
+		$(wildcard data/intents/train*.jsonl) $(wildcard data/catalog/series_*.jsonl) data/catalog/themes_ja.json
 	$(BIN)/mangaassist train-intent
 
 # The embedded search index; `mangaassist index` re-embeds only what changed and swaps it in.
 $(SEARCH_INDEX): $(STAMP) tools/indexing.py tools/rerank.py tools/embeddings.py tools/embedded_backend.py tools/text.py \
-		$(wildcard data/catalog/*.jsonl) $(wildcard data/policies/*.md) \
+		$(wildcard data/catalog/*.jsonl) data/catalog/themes_ja.json $(wildcard data/policies/*.md) \
 		$(wildcard data/reviews/*.jsonl) $(wildcard data/embeddings/*.npz)
 	$(BIN)/mangaassist index
 	touch $(SEARCH_INDEX)

@@ -13,8 +13,10 @@ from sklearn.pipeline import Pipeline
 from mangaassist.settings import REPO_DATA_DIR, get_settings
 from tools.entities import extract_entities
 from tools.intent import (
+    CATALOG_UTTERANCE_WEIGHT,
     IntentRouter,
     build_pipeline,
+    catalog_utterances,
     load_utterances,
     rule_intent,
     train,
@@ -56,6 +58,48 @@ def test_dev_accuracy_per_language(services):
     for language in ("en", "ja"):
         accuracy = sum(hits[language]) / len(hits[language])
         assert accuracy >= DEV_FLOOR, f"{language}: {accuracy:.3f}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A subject with no title: before the catalog's own descriptions were trained on, these
+        # were read as chitchat, out of scope or an escalation.
+        "boxing", "table tennis", "卓球", "ゾンビもの", "デスゲーム系",
+        # A story told in the shopper's words.
+        "a man in debt gambles for his life on a ship playing rock paper scissors",
+        "錬金術で母親を生き返らせようとした兄弟",
+        "名前を書くと人が死ぬノートの話",
+    ],
+)
+def test_subjects_and_stories_are_routed_to_the_catalog(services, text):
+    decision = services.intents.classify(extract_entities(text, services.catalog))
+    assert decision.intent in ("product_search", "recommendation"), decision
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("a cooking manga like Food Wars", "recommendation"),
+        ("食戟のソーマみたいな料理漫画", "recommendation"),
+        # Two series compared with each other: a question about them, not a request for others.
+        ("is Tokyo Ghoul similar to Parasyte?", "product_question"),
+    ],
+)
+def test_a_search_like_one_series_is_a_request_for_recommendations(services, text, intent):
+    assert services.intents.classify(extract_entities(text, services.catalog)).intent == intent
+
+
+def test_catalog_utterances_describe_every_series_in_both_languages(services):
+    catalog = services.catalog
+    rows = catalog_utterances(catalog)
+    assert {r["intent"] for r in rows} == {"product_search"}
+    texts = {r["text"] for r in rows}
+    for s in catalog.series.values():
+        assert any(s.synopsis.startswith(t) for t in texts) and any(s.synopsis_ja.startswith(t) for t in texts)
+        assert all(t in texts and catalog.themes_ja[t] in texts for t in s.themes)
+    # Derived from the catalog, they must not outvote the hand-labelled requests.
+    assert 0 < CATALOG_UTTERANCE_WEIGHT < 1
 
 
 def test_training_is_deterministic(services, tmp_path):
