@@ -12,6 +12,12 @@ from tools.cards import product_cards
 from tools.catalog import volume_for
 from graph.resources import services as load_services
 from tools.retrieval import SearchFilters
+from tools.similar import spelled_like
+
+# What a shelf search reads: the series' own entries and their readers' reviews.
+SHELF = ["series", "reviews"]
+# The reranker's probability above which a series stands first even without the genre asked for.
+SURE = 0.8
 
 
 @timed
@@ -32,21 +38,36 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
     filtered = bool(genres or plan["demographic"] or plan["status"] or plan["max_volumes"])
     # A name we have no document for is a title the store does not carry: say so, don't guess.
     not_carried = [] if series_ids or filtered else services.retrieval.unknown_terms(state["user_text"])
-    if not series_ids and not not_carried:
-        hits = await services.retrieval.search(
-            state["user_text"], limit * 4, SearchFilters(doc_types=["series", "reviews"], genres=genres or None)
-        )
-        series_ids = list(dict.fromkeys(h.series_id for h in hits if h.series_id))
+    # A series the unfiltered search is sure of: genre and readership words are filters ("horror
+    # manga for girls") but also turn up in a story's description ("orphans ... raised as food for
+    # demons" reads as cooking and supernatural, "two girls ..." as shojo), so it comes first either way.
+    sure: list[str] = []
+    if not series_ids:
+        text = state["user_text"]
+        hits = await services.retrieval.search(text, limit * 4, SearchFilters(doc_types=SHELF))
+        found = list(dict.fromkeys(h.series_id for h in hits if h.series_id))
+        if not_carried:
+            # ... unless the word is a title misspelt ("frieran", "berzerk", "chainsawman"): the
+            # search still finds that series, and the word reads as one of its names.
+            series_ids = [sid for sid in found if any(spelled_like(t, catalog.series[sid]) for t in [*not_carried, text])]
+            not_carried = [] if series_ids else not_carried
+        else:
+            sure = [h.series_id for h in hits[:1] if h.series_id and h.scores.get("rerank", 0.0) >= SURE]
+            series_ids = found
+            if genres:
+                hits = await services.retrieval.search(text, limit * 4, SearchFilters(doc_types=SHELF, genres=genres))
+                series_ids = list(dict.fromkeys(h.series_id for h in hits if h.series_id))
         if genres and len(series_ids) < limit:
             extra = sorted(
                 (s for s in catalog.series.values() if set(genres) <= set(s.genres)),
                 key=lambda s: (-len(catalog.reviews.get(s.series_id, [])), -s.volumes, s.series_id),
             )
             series_ids += [s.series_id for s in extra if s.series_id not in series_ids]
-    ruled_out = set(plan.get("excluded_series", []))
-    series_ids = [s for s in series_ids if s not in ruled_out]
     if plan["demographic"]:
         series_ids = [s for s in series_ids if catalog.series[s].demographic == plan["demographic"]] or series_ids
+    ruled_out = set(plan.get("excluded_series", []))
+    series_ids = [s for s in dict.fromkeys([*sure, *series_ids]) if s not in ruled_out]
+    # Status and length are what the shopper insists on: they hold for every series shown.
     if plan["status"]:
         series_ids = [s for s in series_ids if catalog.series[s].status == plan["status"]]
     if plan["max_volumes"]:

@@ -224,3 +224,34 @@ async def test_misspelt_titles_and_everyday_words_in_questions(runner):
     # "another world" is no mention of the series "Another", even when the search ranks it high.
     result = await runner.run("a story about a girl who becomes a chef in another world")
     assert all(not c.title.startswith("Another") for c in result.products)
+
+
+@pytest.mark.parametrize(("message", "series_id"), [
+    ("do you have berzerk", "berserk"),
+    ("naruro", "naruto"),
+    ("約束のネーバーランド", "the-promised-neverland"),
+])
+async def test_a_short_title_misspelt_is_found_not_refused(runner, message, series_id):
+    # Too short for the catalog's one-letter-off reading, and in no document as typed: the search
+    # still finds the series, and the word reads as its name, so the store does carry it.
+    result = await runner.run(message)
+    assert [c.series_id for c in result.products][:1] == [series_id], result.text
+
+
+@pytest.mark.parametrize(("message", "series_id"), [
+    # "food" and "demons" read as cooking and supernatural; "少女" as shojo readership.
+    ("orphans find out their orphanage raises children as food for demons", "the-promised-neverland"),
+    ("後宮で毒を見抜く薬師の少女", "the-apothecary-diaries"),
+])
+async def test_a_story_described_is_shown_first_whatever_genre_words_it_uses(runner, message, series_id):
+    result = await runner.run(message)
+    assert result.intent == "product_search"
+    assert result.products and result.products[0].series_id == series_id, [c.series_id for c in result.products]
+
+
+@pytest.mark.parametrize("message", ["volleyball manga like Slam Dunk", "スラムダンクみたいなバレー漫画"])
+async def test_a_search_like_a_series_recommends_its_neighbours(runner, message):
+    result = await runner.run(message)
+    assert result.intent == "recommendation"
+    shown = [c.series_id for c in result.products]
+    assert shown and "slam-dunk" not in shown and "haikyu" in shown[:3], shown
