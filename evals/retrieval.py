@@ -13,12 +13,17 @@ section. The ranking is deduplicated by target before scoring.
 Queries search what a turn searches (series, reviews and policies), with and without reranking
 ("like X" queries are ordered by likeness to X in both modes: `tools.similar`).
 Latency is measured per query, from query text to ranked hits, the query embedding included.
+
+The shelf is what a shopper sees instead: every case whose answers are all series runs as a real
+turn (intent routing, the turn's tools, its product cards), each in a fresh session, and the
+distinct series of the cards, in order, are scored by recall@3 like a ranking.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import tempfile
 import time
 from pathlib import Path
 from typing import Literal
@@ -36,6 +41,7 @@ LANGUAGES = ("en", "ja")
 DEPTH = 10
 # Hits fetched per query before deduplicating to DEPTH targets (a series has up to four documents).
 FETCH = 30
+SERIES = "series:"
 
 
 class RetrievalCase(BaseModel):
@@ -89,6 +95,35 @@ class ModeReport(BaseModel):
     cpu_p95_ms: float
 
 
+class ShelfResult(BaseModel):
+    """What one series query's turn showed."""
+
+    id: str
+    language: str
+    category: str
+    query: str
+    relevant: list[str]
+    # None when the runner refused the text (empty or too long) and no turn ran.
+    intent: str | None
+    shelf: list[str]
+    recall_at_3: float
+
+
+class ShelfScores(BaseModel):
+    """Mean shelf recall@3 over a set of cases."""
+
+    n: int
+    recall_at_3: float
+
+
+class ShelfReport(BaseModel):
+    """Shelf figures of the series cases."""
+
+    overall: ShelfScores
+    by_language: dict[str, ShelfScores]
+    by_category: dict[str, ShelfScores]
+
+
 class RetrievalReport(BaseModel):
     """The suite's result; `metrics` holds the gateable figures (`recall_at_3`, `recall_at_3.ja`, …)."""
 
@@ -97,8 +132,11 @@ class RetrievalReport(BaseModel):
     index: IndexIdentity
     index_build_seconds: float
     modes: dict[str, ModeReport]
+    # None when no case is answered by series alone.
+    shelf: ShelfReport | None
     metrics: dict[str, float]
     records: list[CaseResult]
+    shelf_records: list[ShelfResult]
 
 
 def load_cases(path: Path) -> list[RetrievalCase]:
@@ -182,6 +220,45 @@ async def _run_mode(retriever: object, cases: list[RetrievalCase], rerank: bool)
     return out
 
 
+def _shelf_mean(results: list[ShelfResult]) -> ShelfScores:
+    n = len(results)
+    return ShelfScores(n=n, recall_at_3=round(sum(r.recall_at_3 for r in results) / n, 4) if n else 0.0)
+
+
+def summarise_shelf(results: list[ShelfResult]) -> ShelfReport:
+    """Shelf figures overall, per language and per category."""
+    categories = sorted({r.category for r in results})
+    return ShelfReport(
+        overall=_shelf_mean(results),
+        by_language={lang: _shelf_mean([r for r in results if r.language == lang]) for lang in LANGUAGES},
+        by_category={c: _shelf_mean([r for r in results if r.category == c]) for c in categories},
+    )
+
+
+async def _run_shelf(cases: list[RetrievalCase], settings: Settings) -> list[ShelfResult]:
+    from graph.runner import InputRejected, TurnRunner
+
+    out = []
+    # A throwaway checkpointer and sessions table, as the conversation suites use.
+    with tempfile.TemporaryDirectory(prefix="mangaassist-eval-") as tmp:
+        async with TurnRunner(settings.model_copy(update={"data_dir": Path(tmp)})) as runner:
+            for case in cases:
+                try:
+                    result = await runner.run(case.query, session_id=f"shelf-{case.id}")
+                except InputRejected:
+                    intent: str | None = None
+                    shelf: list[str] = []
+                else:
+                    intent = result.intent
+                    shelf = list(dict.fromkeys(SERIES + card.series_id for card in result.products))
+                out.append(ShelfResult(
+                    id=case.id, language=case.language, category=case.category, query=case.query,
+                    relevant=case.relevant, intent=intent, shelf=shelf,
+                    recall_at_3=score_ranking(shelf, case.relevant)[0],
+                ))
+    return out
+
+
 def run_retrieval_suite(
     data_path: Path | None = None, rerank: bool | None = None, settings: Settings | None = None
 ) -> RetrievalReport:
@@ -197,11 +274,14 @@ def run_retrieval_suite(
     if True in modes and retriever.reranker is None:
         raise DataError("the index has no trained reranker: run `mangaassist index`")
 
-    async def run_all() -> dict[bool, list[CaseResult]]:
-        await retriever.search("warm-up", 1)  # loads the index and the model outside the timings
-        return {mode: await _run_mode(retriever, cases, mode) for mode in modes}
+    shelf_cases = [c for c in cases if all(r.startswith(SERIES) for r in c.relevant)]
 
-    results = asyncio.run(run_all())
+    async def run_all() -> tuple[dict[bool, list[CaseResult]], list[ShelfResult]]:
+        await retriever.search("warm-up", 1)  # loads the index and the model outside the timings
+        ranked = {mode: await _run_mode(retriever, cases, mode) for mode in modes}
+        return ranked, await _run_shelf(shelf_cases, settings)
+
+    results, shelf_results = asyncio.run(run_all())
     assert retriever.identity is not None
     reports = {("reranked" if mode else "fused"): summarise(r) for mode, r in results.items()}
     main_mode = "reranked" if True in modes else "fused"
@@ -222,11 +302,18 @@ def run_retrieval_suite(
             for name in ("recall_at_3", "recall_at_10", "mrr", "ndcg_at_10"):
                 metrics[f"{name}_without_rerank{scope}"] = getattr(sc, name)
         metrics["p95_ms_without_rerank"] = fused.p95_ms
+    shelf = summarise_shelf(shelf_results) if shelf_results else None
+    if shelf is not None:
+        metrics["shelf_recall_at_3"] = shelf.overall.recall_at_3
+        for lang, sh in shelf.by_language.items():
+            metrics[f"shelf_recall_at_3.{lang}"] = sh.recall_at_3
+        for cat, sh in shelf.by_category.items():
+            metrics[f"shelf_recall_at_3.category.{cat}"] = sh.recall_at_3
     metrics["index_build_seconds"] = retriever.identity.build_seconds
     return RetrievalReport(
         data=path.name, cases=len(cases), index=retriever.identity,
-        index_build_seconds=retriever.identity.build_seconds, modes=reports, metrics=metrics,
-        records=[r for mode in modes for r in results[mode]],
+        index_build_seconds=retriever.identity.build_seconds, modes=reports, shelf=shelf, metrics=metrics,
+        records=[r for mode in modes for r in results[mode]], shelf_records=shelf_results,
     )
 
 
@@ -249,4 +336,9 @@ def format_report(report: RetrievalReport) -> str:
     lines.append("by category (" + ("reranked" if "reranked" in report.modes else "fused") + "):")
     for cat, s in main.by_category.items():
         lines.append(f"  {cat:<11} {s.n:>4} R@3 {s.recall_at_3:.3f}  R@10 {s.recall_at_10:.3f}  MRR {s.mrr:.3f}")
+    if report.shelf is not None:
+        lines.append("shelf (product cards of a whole turn, series cases only):")
+        shelf = report.shelf
+        for scope, sh in [("overall", shelf.overall), *shelf.by_language.items(), *shelf.by_category.items()]:
+            lines.append(f"  {scope:<11} {sh.n:>4} R@3 {sh.recall_at_3:.3f}")
     return "\n".join(lines)

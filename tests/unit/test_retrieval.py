@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from evals.retrieval import run_retrieval_suite
 from mangaassist.commands import CliError
 from mangaassist.commands.search import parse_filters
 from mangaassist.settings import REPO_DATA_DIR
@@ -111,6 +114,35 @@ def test_unknown_titles_are_reported(services: object) -> None:
     retriever = services.retrieval  # type: ignore[attr-defined]
     assert "zxqvorp" in retriever.unknown_terms("do you have Zxqvorp Chronicles?")
     assert retriever.unknown_terms("do you have Berserk?") == []
+
+
+async def test_shelf_scores_the_cards_of_real_turns_on_series_cases_only(tmp_path: Path, runner: object) -> None:
+    cases = [
+        {"id": "s1", "query": "Do you have Vinland Saga?", "language": "en", "category": "title",
+         "relevant": ["series:vinland-saga"]},
+        {"id": "s2", "query": "ヒーローアカデミアって面白い？", "language": "ja", "category": "partial",
+         "relevant": ["series:my-hero-academia"]},
+        {"id": "p1", "query": "返品の送料は誰が払うの", "language": "ja", "category": "policy",
+         "relevant": ["policy:returns:5"]},
+    ]
+    data = tmp_path / "mine.jsonl"
+    data.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in cases), encoding="utf-8")
+    # The suite runs its own event loop.
+    report = await asyncio.to_thread(run_retrieval_suite, data, False)
+    shelf = {r.id: r for r in report.shelf_records}
+    assert list(shelf) == ["s1", "s2"] and report.shelf is not None and report.shelf.overall.n == 2
+    assert "series:vinland-saga" in shelf["s1"].shelf[:3] and shelf["s1"].recall_at_3 == 1.0
+    # Each record is what the same message shows as a turn of its own.
+    for case in cases[:2]:
+        result = await runner.run(case["query"], session_id=f"check-{case['id']}")  # type: ignore[attr-defined]
+        record = shelf[case["id"]]
+        assert record.intent == result.intent
+        assert record.shelf == list(dict.fromkeys(f"series:{c.series_id}" for c in result.products))
+    metrics = report.metrics
+    assert metrics["shelf_recall_at_3"] == (shelf["s1"].recall_at_3 + shelf["s2"].recall_at_3) / 2
+    assert metrics["shelf_recall_at_3.en"] == shelf["s1"].recall_at_3 == metrics["shelf_recall_at_3.category.title"]
+    assert metrics["shelf_recall_at_3.ja"] == shelf["s2"].recall_at_3 == metrics["shelf_recall_at_3.category.partial"]
+    assert "shelf_recall_at_3.category.policy" not in metrics and report.cases == 3
 
 
 async def test_reindex_embeds_only_changed_documents_and_refuses_another_model(tmp_path: Path) -> None:
