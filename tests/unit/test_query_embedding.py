@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 import numpy as np
+import pytest
 
 from tools.embeddings import Embedder
 
@@ -118,3 +119,22 @@ async def test_an_embedding_nobody_wants_by_the_time_the_engine_is_free_is_skipp
     # A skipped embedding is not remembered as no vector: asked again, it is computed.
     await retrieval.search("a cozy story about baking bread", 5)
     assert "a cozy story about baking bread" in slow.queries
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "two sisters run a small bakery by the sea and slowly rebuild their family after their father leaves",
+        "海辺の小さなパン屋を営む姉妹が父のいなくなった家族を少しずつ立て直していく話",
+    ],
+)
+def test_a_long_query_is_embedded_from_its_first_tokens(services, text):
+    embedder = services.retrieval.embedder
+    clipped = embedder.clipped(text)
+    # A prefix, cut at a word break where the text has spaces, already within the budget.
+    assert text.startswith(clipped) and len(clipped) < len(text)
+    assert " " not in text or text[len(clipped)] == " "
+    assert embedder.clipped(clipped) == clipped
+    assert np.array_equal(embedder.embed_query(text), embedder.embed_query(clipped))
+    # A query within the budget is read whole.
+    assert embedder.clipped("horror manga like Uzumaki") == "horror manga like Uzumaki"
