@@ -100,6 +100,8 @@ class Catalog:
         self._shopper_names = functools.lru_cache(maxsize=_NAMES_CACHE)(
             lambda text: tuple(self._find_names(text, True))
         )
+        # Asked by every search of a message (the speculative one and a shelf search's two).
+        self.names_decide = functools.lru_cache(maxsize=_NAMES_CACHE)(self._names_decide)
         self._build_name_index()
         self._build_part_index(_everyday_words(store_data_dir / _EVERYDAY_WORDS))
 
@@ -303,7 +305,7 @@ class Catalog:
         found.sort(key=lambda m: m.start)
         return found
 
-    def names_decide(self, text: str) -> bool:
+    def _names_decide(self, text: str) -> bool:
         """Whether `text` names an author, or a series by a title that is no everyday word.
 
         Such a search is decided by the name (the lexical leg and the reranker's name features rank
