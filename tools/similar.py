@@ -13,9 +13,9 @@ them rather than being dropped (a shopper new to the author may still want them)
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-import weakref
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -147,21 +147,23 @@ class CatalogWords:
         n = len(catalog.series)
         return cls(themes=themes, content=content, rarity={w: math.log(n / c) for w, c in counts.items()})
 
-    def shared(self, anchor: frozenset[str], candidate: frozenset[str]) -> float:
-        """The share of the anchor's words, weighed by rarity, that the candidate has too."""
-        total = sum(self.rarity.get(w, 0.0) for w in anchor)
-        return sum(self.rarity.get(w, 0.0) for w in anchor & candidate) / total if total else 0.0
+    def weight(self, words: frozenset[str]) -> float:
+        """The words' summed rarity."""
+        return sum(self.rarity.get(w, 0.0) for w in words)
+
+    def shared(self, anchor: frozenset[str], candidate: frozenset[str], total: float | None = None) -> float:
+        """The share of the anchor's words, weighed by rarity, that the candidate has too.
+
+        `total`: the anchor's `weight`, when the caller compares it with many candidates.
+        """
+        total = self.weight(anchor) if total is None else total
+        return self.weight(anchor & candidate) / total if total else 0.0
 
 
-# The catalog is read-only: its words are counted once.
-_CATALOG_WORDS: weakref.WeakKeyDictionary[Catalog, CatalogWords] = weakref.WeakKeyDictionary()
-
-
+@functools.lru_cache(maxsize=4)
 def catalog_words(catalog: Catalog) -> CatalogWords:
-    """The catalog's `CatalogWords`, built on first use."""
-    if (words := _CATALOG_WORDS.get(catalog)) is None:
-        words = _CATALOG_WORDS[catalog] = CatalogWords.of(catalog)
-    return words
+    """The catalog's `CatalogWords`, counted once (the catalog is read-only)."""
+    return CatalogWords.of(catalog)
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,9 @@ class Profile:
     demographics: frozenset[str]
     authors: frozenset[str]
     words: CatalogWords
+    # The two word sets' `CatalogWords.weight`, the same for every candidate.
+    theme_weight: float
+    content_weight: float
 
     @classmethod
     def of(cls, series: Sequence[Series], catalog: Catalog) -> Profile:
@@ -184,14 +189,18 @@ class Profile:
             for g, w in _weighted(s.genres).items():
                 genres[g] = genres.get(g, 0.0) + w / len(series)
         words = catalog_words(catalog)
+        theme_words = frozenset(w for s in series for w in words.themes[s.series_id])
+        content_words = frozenset(w for s in series for w in words.content[s.series_id])
         return cls(
             genres=genres,
             themes=frozenset(t.lower() for s in series for t in s.themes),
-            theme_words=frozenset(w for s in series for w in words.themes[s.series_id]),
-            content_words=frozenset(w for s in series for w in words.content[s.series_id]),
+            theme_words=theme_words,
+            content_words=content_words,
             demographics=frozenset(s.demographic for s in series),
             authors=frozenset(a for s in series for a in s.authors),
             words=words,
+            theme_weight=words.weight(theme_words),
+            content_weight=words.weight(content_words),
         )
 
     def terms(self) -> str:
@@ -229,8 +238,8 @@ def likeness(profile: Profile, request: SimilarRequest, candidate: Series) -> fl
     shared = len(themes & profile.themes)
     theme = shared / min(len(themes), len(profile.themes)) if themes and profile.themes else 0.0
     words = profile.words
-    theme_words = words.shared(profile.theme_words, words.themes[candidate.series_id])
-    content_words = words.shared(profile.content_words, words.content[candidate.series_id])
+    theme_words = words.shared(profile.theme_words, words.themes[candidate.series_id], profile.theme_weight)
+    content_words = words.shared(profile.content_words, words.content[candidate.series_id], profile.content_weight)
     demographic = float(candidate.demographic in profile.demographics)
     asked_demographic = float(candidate.demographic == request.demographic)
     author = float(bool(profile.authors & set(candidate.authors)))
