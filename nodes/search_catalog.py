@@ -50,12 +50,12 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
         if genres:
             # Side by side, on the one query vector: a second search after the first would add its
             # whole round trip to the turn.
-            hits, narrowed = await asyncio.gather(
+            hits, shown = await asyncio.gather(
                 everything, services.retrieval.search(text, limit * 4, SearchFilters(doc_types=SHELF, genres=genres))
             )
         else:
-            hits, narrowed = await everything, []
-        found = list(dict.fromkeys(h.series_id for h in hits if h.series_id))
+            hits = shown = await everything
+        found = list(dict.fromkeys(h.series_id for h in shown if h.series_id))
         if not_carried:
             # ... unless the word is a title misspelt ("frieran", "berzerk", "chainsawman"): the
             # search still finds that series, and the word reads as one of its names.
@@ -63,7 +63,7 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
             not_carried = [] if series_ids else not_carried
         else:
             sure = [h.series_id for h in hits[:1] if h.series_id and h.scores.get("rerank", 0.0) >= SURE]
-            series_ids = list(dict.fromkeys(h.series_id for h in narrowed if h.series_id)) if genres else found
+            series_ids = found
         if genres and len(series_ids) < limit:
             extra = sorted(
                 (s for s in catalog.series.values() if set(genres) <= set(s.genres)),
