@@ -38,6 +38,7 @@ from tools.embeddings import Embedder
 from tools.jsonl import read_jsonl
 from tools.policies import load_policies
 from tools.search_backend import EmbeddingIdentity, IndexedDoc, IndexIdentity, NoIndex, SearchBackend
+from tools.text import SENTENCE_BREAK
 from tools.vocab import DEMOGRAPHICS, GENRES, STATUS_JA
 
 MAX_CHUNK_CHARS = 1200
@@ -69,7 +70,7 @@ def split_chunks(text: str, limit: int = MAX_CHUNK_CHARS) -> list[str]:
     """`text` in pieces of at most about `limit` characters, cut after sentence ends (EN and JA)."""
     if len(text) <= limit:
         return [text]
-    sentences = re.split(r"(?<=[.!?。！？])\s*", text)
+    sentences = SENTENCE_BREAK.split(text)
     chunks: list[str] = []
     current = ""
     for sentence in filter(None, sentences):

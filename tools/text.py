@@ -18,6 +18,8 @@ _HIRAGANA = re.compile(r"^[\u3040-\u309f]+$")
 _PARTICLES = frozenset("をがはのにでともへや")
 _KANJI = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+$")
 _HIRAGANA_OFFSET = ord("ァ") - ord("ぁ")
+# Where a sentence ends, in English or Japanese: split on it to get sentences.
+SENTENCE_BREAK = re.compile(r"(?<=[.!?。！？])\s*")
 
 EN_STOPWORDS = frozenset(
     """a an the and or of to in on for with is are was were be been am do does did i me my we our you
