@@ -27,6 +27,7 @@ from mangaassist.contracts import INTENTS
 from tools.catalog import Catalog
 from tools.entities import Entities, extract_entities
 from tools.jsonl import DataError, read_jsonl
+from tools.text import SENTENCE_BREAK
 
 
 # Softmax temperature for SVM margins: a margin lead of 0.5 reads as roughly 0.8 confidence.
@@ -94,7 +95,8 @@ MODEL_VERSION = "tfidf-linearsvc-1"
 
 
 def _data_hash(*paths: Path) -> str:
-    digest = hashlib.sha256(MODEL_VERSION.encode())
+    # The catalog utterances' weight shapes the model as much as the data does.
+    digest = hashlib.sha256(f"{MODEL_VERSION}|{CATALOG_UTTERANCE_WEIGHT}".encode())
     for path in paths:
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -162,7 +164,7 @@ def catalog_utterances(catalog: Catalog) -> list[dict[str, str]]:
 
 def _first_sentence(text: str) -> str:
     # A shopper's description is about one sentence long; a whole synopsis reads like no message.
-    return re.split(r"(?<=[.!?。！？])\s*", text.strip(), maxsplit=1)[0]
+    return SENTENCE_BREAK.split(text.strip(), maxsplit=1)[0]
 
 
 def train(store_data_dir: Path, catalog: Catalog, out: Path) -> dict[str, object]:
