@@ -26,7 +26,8 @@ import math
 import tempfile
 import time
 from pathlib import Path
-from typing import Literal
+from collections.abc import Callable
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -183,15 +184,28 @@ def _mean(results: list[CaseResult]) -> Scores:
     )
 
 
+# A case result of either kind, and what a mean of them gives.
+R = TypeVar("R", CaseResult, ShelfResult)
+S = TypeVar("S")
+
+
+def _grouped(results: list[R], mean: Callable[[list[R]], S]) -> tuple[S, dict[str, S], dict[str, S]]:
+    """`mean` of the results overall, per language and per category."""
+    categories = sorted({r.category for r in results})
+    return (
+        mean(results),
+        {lang: mean([r for r in results if r.language == lang]) for lang in LANGUAGES},
+        {c: mean([r for r in results if r.category == c]) for c in categories},
+    )
+
+
 def summarise(results: list[CaseResult]) -> ModeReport:
     """Figures of one mode's case results."""
-    categories = sorted({r.category for r in results})
+    overall, by_language, by_category = _grouped(results, _mean)
     latencies = [r.latency_ms for r in results]
     cpu = [r.cpu_ms for r in results]
     return ModeReport(
-        overall=_mean(results),
-        by_language={lang: _mean([r for r in results if r.language == lang]) for lang in LANGUAGES},
-        by_category={c: _mean([r for r in results if r.category == c]) for c in categories},
+        overall=overall, by_language=by_language, by_category=by_category,
         p50_ms=round(percentile(latencies, 50), 2), p95_ms=round(percentile(latencies, 95), 2),
         cpu_p50_ms=round(percentile(cpu, 50), 2), cpu_p95_ms=round(percentile(cpu, 95), 2),
     )
@@ -227,12 +241,8 @@ def _shelf_mean(results: list[ShelfResult]) -> ShelfScores:
 
 def summarise_shelf(results: list[ShelfResult]) -> ShelfReport:
     """Shelf figures overall, per language and per category."""
-    categories = sorted({r.category for r in results})
-    return ShelfReport(
-        overall=_shelf_mean(results),
-        by_language={lang: _shelf_mean([r for r in results if r.language == lang]) for lang in LANGUAGES},
-        by_category={c: _shelf_mean([r for r in results if r.category == c]) for c in categories},
-    )
+    overall, by_language, by_category = _grouped(results, _shelf_mean)
+    return ShelfReport(overall=overall, by_language=by_language, by_category=by_category)
 
 
 async def _run_shelf(cases: list[RetrievalCase], settings: Settings) -> list[ShelfResult]:
