@@ -45,6 +45,7 @@ _PART_MIN_CHARS = 4
 _DECISIVE_MIN_KANA = 4  # see `Catalog.names_decide`
 _PART_MIN_KANA = 6
 _KATAKANA_RUN = re.compile(r"[\u30a1-\u30fa\u30fc]{%d,}" % _PART_MIN_KANA)
+_KATAKANA = re.compile(r"[\u30a1-\u30fa\u30fc]")
 _ARTICLES = frozenset({"the", "a", "an"})
 # The whole words of a general English word-piece vocabulary (the minilm tokenizer's, shipped with
 # the store data): the ~20k most frequent English word forms, so "golden", "attack" or "saga" alone
@@ -256,7 +257,8 @@ class Catalog:
         return list(self._shopper_names(text))
 
     def _find_names(self, text: str, misspelt: bool) -> list[NameMatch]:
-        norm = katakana_to_hiragana(normalize(text))
+        kana = normalize(text)
+        norm = katakana_to_hiragana(kana)
         words = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(norm)]
         found: list[NameMatch] = []
         taken: list[tuple[int, int]] = []
@@ -282,11 +284,19 @@ class Catalog:
                         add(*hit, start, end)
                     break
 
+        def glued(start: int, end: int) -> bool:
+            # A short name in katakana is no name inside a longer katakana word: "ソーマ" in
+            # "チェーンソーマン", "モブ" in "モブキャラ". Hiragana edges are particles ("らんまの").
+            return end - start < _DECISIVE_MIN_KANA and (
+                (start > 0 and _KATAKANA.match(kana[start - 1]) is not None and _KATAKANA.match(kana[start]) is not None)
+                or (end < len(kana) and _KATAKANA.match(kana[end]) is not None and _KATAKANA.match(kana[end - 1]) is not None)
+            )
+
         def japanese(names: list[tuple[str, str, str]]) -> None:
             for name, kind, key in names:
                 pos = norm.find(name)
                 while pos >= 0:
-                    if free(pos, pos + len(name)):
+                    if free(pos, pos + len(name)) and not glued(pos, pos + len(name)):
                         add(kind, key, pos, pos + len(name))
                     pos = norm.find(name, pos + 1)
 
@@ -361,8 +371,13 @@ class Catalog:
         ]
 
     def by_author(self, author: str) -> list[Series]:
-        """Every series the author worked on."""
-        return [s for s in self.series.values() if author in s.authors]
+        """Every series the author worked on, under any romanisation of their name.
+
+        One Japanese name is one person: the catalog writes 平野耕太 "Kouta Hirano" on one series
+        and "Kohta Hirano" on another.
+        """
+        ja = self.author_ja.get(author)
+        return [s for s in self.series.values() if author in s.authors or (ja is not None and ja in s.authors_ja)]
 
 
 def _name_parts(words: list[str]) -> list[str]:

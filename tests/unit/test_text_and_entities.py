@@ -204,6 +204,31 @@ def test_common_words_of_titles_name_no_series(services, text):
     assert services.catalog.find_names(text) == []
 
 
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("チェーンソーマン", []),  # "ソーマ" (Food Wars) inside a misspelt katakana title
+        ("モブキャラの漫画", []),  # "モブ" (Mob Psycho 100) inside a katakana word
+        ("ギョーザの漫画", []),  # "ギョ" (Gyo)
+        ("ソーマの新刊", ["food-wars-shokugeki-no-soma"]),  # a particle after the name
+        ("ギョって怖い?", ["gyo"]),
+        ("らんまの漫画", ["ranma-1-2"]),  # a hiragana name before a hiragana particle
+        ("ドラゴンボール", ["dragon-ball"]),  # a long name, not "ドラ" (Doraemon) in it
+    ],
+)
+def test_a_short_katakana_name_is_no_name_inside_a_longer_katakana_word(services, text, found):
+    assert [m.key for m in services.catalog.find_names(text)] == found
+
+
+def test_an_author_is_one_person_under_every_romanisation_of_their_name(services):
+    catalog = services.catalog
+    # The catalog spells 平野耕太 "Kouta Hirano" on Hellsing and "Kohta Hirano" on Drifters.
+    assert {s.series_id for s in catalog.by_author("Kouta Hirano")} == {"hellsing", "drifters"}
+    assert {s.series_id for s in catalog.by_author("Kohta Hirano")} == {"hellsing", "drifters"}
+    assert {s.series_id for s in catalog.by_author("Junji Ito")} >= {"uzumaki", "tomie", "gyo"}
+    assert all("Junji Ito" in s.authors for s in catalog.by_author("Junji Ito"))
+
+
 @pytest.mark.parametrize("word", ["tokyo", "hikaru", "dragon"])
 def test_a_word_several_titles_share_names_none_of_them(services, word):
     catalog = services.catalog
