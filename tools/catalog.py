@@ -157,6 +157,7 @@ class Catalog:
                     self._one_off[variant].add(phrase)
         # Longest first, so "tokyo ghoul re" wins over "tokyo ghoul".
         self._ja_names.sort(key=lambda item: -len(item[0]))
+        self._ja_names_by_char = _by_first_char(self._ja_names)
 
     def _build_part_index(self, everyday: frozenset[str] | None) -> None:
         """Index the parts of series names that name one series only.
@@ -177,6 +178,7 @@ class Catalog:
         unusual = {key for part, (_, key) in self._en_parts.items() if " " not in part}
         parts = self._katakana_parts(shopper_words, unusual)
         self._ja_parts = sorted(parts, key=lambda item: -len(item[0]))
+        self._ja_parts_by_char = _by_first_char(self._ja_parts)
 
     def _latin_parts(
         self, shopper_words: set[str], everyday: frozenset[str] | None
@@ -270,10 +272,12 @@ class Catalog:
             found.append(NameMatch(kind, key, start, end))
             taken.append((start, end))
 
+        plain = [w for w, _, _ in words]
+
         def latin(names: dict[str, tuple[str, str]]) -> None:
             for i in range(len(words)):
                 for n in range(min(_MAX_NAME_WORDS, len(words) - i), 0, -1):
-                    phrase = " ".join(w for w, _, _ in words[i : i + n])
+                    phrase = " ".join(plain[i : i + n])
                     hit = names.get(phrase)
                     if not hit:
                         continue
@@ -292,8 +296,10 @@ class Catalog:
                 or (end < len(kana) and _KATAKANA.match(kana[end]) is not None and _KATAKANA.match(kana[end - 1]) is not None)
             )
 
-        def japanese(names: list[tuple[str, str, str]]) -> None:
-            for name, kind, key in names:
+        def japanese(names: list[tuple[str, str, str]], by_char: dict[str, list[int]]) -> None:
+            # Only names starting with a character of the message, in their longest-first order.
+            for i in sorted(i for ch in set(norm) for i in by_char.get(ch, ())):
+                name, kind, key = names[i]
                 pos = norm.find(name)
                 while pos >= 0:
                     if free(pos, pos + len(name)) and not glued(pos, pos + len(name)):
@@ -307,11 +313,11 @@ class Catalog:
                 if free(start, end) and (fuzzy := self._misspelt_name(words[i : i + n])) is not None:
                     add(*fuzzy, start, end)
                     break
-        japanese(self._ja_names)
+        japanese(self._ja_names, self._ja_names_by_char)
         # Whole names first, misspelt ones too: a part never takes the place of its whole name.
         if misspelt:
             latin(self._en_parts)
-            japanese(self._ja_parts)
+            japanese(self._ja_parts, self._ja_parts_by_char)
         found.sort(key=lambda m: m.start)
         return found
 
@@ -378,6 +384,14 @@ class Catalog:
         """
         ja = self.author_ja.get(author)
         return [s for s in self.series.values() if author in s.authors or (ja is not None and ja in s.authors_ja)]
+
+
+def _by_first_char(names: list[tuple[str, str, str]]) -> dict[str, list[int]]:
+    """The positions in `names` of the names starting with each character."""
+    index: dict[str, list[int]] = defaultdict(list)
+    for i, (name, _, _) in enumerate(names):
+        index[name[0]].append(i)
+    return dict(index)
 
 
 def _name_parts(words: list[str]) -> list[str]:
