@@ -43,6 +43,7 @@ DEPTH = 10
 # Hits fetched per query before deduplicating to DEPTH targets (a series has up to four documents).
 FETCH = 30
 SERIES = "series:"
+POLICY = "policy:"
 
 
 class RetrievalCase(BaseModel):
@@ -220,8 +221,14 @@ async def _run_mode(retriever: object, cases: list[RetrievalCase], rerank: bool)
     filters = SearchFilters(doc_types=TURN_DOC_TYPES)
     out = []
     for case in cases:
+        # A policy question's turn searches the policy sections in its own language
+        # (`tools.definitions.policy_sections`); everything else searches what the turn's search does.
+        searched = (
+            SearchFilters(doc_types=["policy"], language=case.language)  # type: ignore[arg-type]
+            if all(r.startswith(POLICY) for r in case.relevant) else filters
+        )
         start, cpu_start = time.perf_counter(), time.process_time()
-        hits = await retriever.search(case.query, FETCH, filters, rerank=rerank)
+        hits = await retriever.search(case.query, FETCH, searched, rerank=rerank)
         elapsed = (time.perf_counter() - start) * 1000
         cpu = (time.process_time() - cpu_start) * 1000
         ranked = list(dict.fromkeys(target_of(h) for h in hits))[:DEPTH]

@@ -61,6 +61,12 @@ LEG_CANDIDATES = 50
 POINTER_CHECK_S = 5.0
 DENSE_WEIGHT = 1.0
 LEXICAL_WEIGHT = 1.0
+# Policy sections answer questions in the store's words, which a shopper's question rarely shares
+# ("amex" for "American Express", "the UK" for "internationally", while "how much" matches every
+# section about costs): among them the dense leg leads, and the lexical one only orders the
+# sections the dense leg ranks alike. On the golden policy questions, as a turn searches them (its
+# language's sections), recall@3 rises from 0.923 to 0.962, reranked or not.
+POLICY_LEXICAL_WEIGHT = 0.05
 # Parsed documents kept per version: more than a turn's whole corpus (series, reviews and policy
 # documents, under a thousand), so turns stop re-parsing the same hits; volume look-ups share it.
 PARSED_DOCS = 4096
@@ -70,6 +76,13 @@ FILTER_MASKS = 128
 _DOC_TYPES: tuple[str, ...] = get_args(DocType)
 _LANGUAGES = ("en", "ja")
 _FORMATS = ("print", "digital")
+
+
+def leg_weights(filters: SearchFilters | None) -> tuple[float, float]:
+    """The (dense, lexical) weights with which a search's legs are fused."""
+    if filters is not None and filters.doc_types == ["policy"]:
+        return DENSE_WEIGHT, POLICY_LEXICAL_WEIGHT
+    return DENSE_WEIGHT, LEXICAL_WEIGHT
 
 
 def lexical_terms(doc: IndexedDoc) -> Counter[str]:
@@ -480,7 +493,7 @@ def _search(
     ids, slot = np.unique(np.concatenate(legs), return_inverse=True)
     contributions = np.concatenate([
         weight / (RRF_K + 1 + np.arange(len(ranking), dtype=np.float64))
-        for weight, ranking in zip((DENSE_WEIGHT, LEXICAL_WEIGHT), legs, strict=True)
+        for weight, ranking in zip(leg_weights(filters), legs, strict=True)
     ])
     fused = np.bincount(slot, weights=contributions, minlength=len(ids))
     best = np.lexsort((ids, -fused))[:k]

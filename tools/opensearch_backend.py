@@ -32,7 +32,7 @@ from opensearchpy.exceptions import ConnectionError as TransportConnectionError
 from opensearchpy.helpers import async_bulk
 
 from mangaassist.settings import Settings
-from tools.embedded_backend import DENSE_WEIGHT, LEG_CANDIDATES, LEXICAL_WEIGHT, RRF_K
+from tools.embedded_backend import LEG_CANDIDATES, RRF_K, leg_weights
 from tools.search_backend import (
     EmbeddingIdentity,
     IndexedDoc,
@@ -182,9 +182,10 @@ def knn_query(vector: np.ndarray, size: int, filters: SearchFilters | None) -> d
     return {"size": size, "_source": list(_DOC_FIELDS), "query": {"knn": {"vector": knn}}}
 
 
-def rrf_fuse(legs: dict[Leg, list[dict[str, Any]]], k: int) -> list[SearchHit]:
+def rrf_fuse(legs: dict[Leg, list[dict[str, Any]]], k: int, filters: SearchFilters | None = None) -> list[SearchHit]:
     """Reciprocal rank fusion of the legs' hits (`_id`, `_score`, `_source`), as embedded fuses."""
-    weights: dict[Leg, float] = {"dense": DENSE_WEIGHT, "lexical": LEXICAL_WEIGHT}
+    dense, lexical = leg_weights(filters)
+    weights: dict[Leg, float] = {"dense": dense, "lexical": lexical}
     fused: dict[str, float] = {}
     scores: dict[str, dict[Leg, float]] = {}
     sources: dict[str, dict[str, Any]] = {}
@@ -451,4 +452,4 @@ class OpenSearchBackend(SearchBackend):
         for leg, response in zip(legs, result["responses"], strict=True):
             _raise_for_response(response)
             ranked[leg] = response["hits"]["hits"]
-        return rrf_fuse(ranked, k)
+        return rrf_fuse(ranked, k, filters)

@@ -24,7 +24,8 @@ from opensearchpy.exceptions import RequestError
 from graph.breakers import TOOL_FAILURES, BreakerPolicy, DependencyBreaker
 from mangaassist.settings import Settings
 from tests.support.processes import free_port
-from tools.opensearch_backend import OpenSearchBackend, SearchUnavailable
+from tools.embedded_backend import leg_weights
+from tools.opensearch_backend import OpenSearchBackend, SearchUnavailable, rrf_fuse
 from tools.search_backend import EmbeddingIdentity, IndexedDoc, NoIndex, SearchFilters
 
 ALIAS = "manga-test"
@@ -361,6 +362,28 @@ async def test_search_sends_both_legs_with_filters_inside_and_fuses_by_rank(back
     assert hits[0].score == round(1 / 61 + 1 / 62, 6)
     assert hits[0].scores["lexical"] == 7.5 and hits[0].scores["dense"] == pytest.approx(0.8)
     assert hits[1].doc.store_id == "B0FRIER001" and hits[1].doc.in_stock is True
+
+
+def test_policy_searches_are_fused_with_the_embedded_backends_weights():
+    # Two sections, each first in one leg: the embedded default's weights decide, as they do there.
+    def section(n: int) -> dict[str, object]:
+        return IndexedDoc(doc_id=f"policy:shipping:{n}:en", doc_type="policy", language="en", title=f"Q{n}",
+                          text="...", topic="shipping", content_hash=f"h{n}").model_dump()
+
+    legs = {
+        "lexical": [{"_id": "policy:shipping:1:en", "_score": 9.0, "_source": section(1)},
+                    {"_id": "policy:shipping:2:en", "_score": 3.0, "_source": section(2)}],
+        "dense": [{"_id": "policy:shipping:2:en", "_score": 0.95, "_source": section(2)},
+                  {"_id": "policy:shipping:1:en", "_score": 0.9, "_source": section(1)}],
+    }
+    policies = SearchFilters(doc_types=["policy"], language="en")
+    dense, lexical = leg_weights(policies)
+    assert dense > lexical
+    hits = rrf_fuse(legs, 2, policies)  # type: ignore[arg-type]
+    assert [h.doc_id for h in hits] == ["policy:shipping:2:en", "policy:shipping:1:en"]
+    assert hits[0].score == round(dense / 61 + lexical / 62, 6)
+    # Any other search weighs the legs alike: the tie goes by id.
+    assert [h.doc_id for h in rrf_fuse(legs, 2, SearchFilters())] == ["policy:shipping:1:en", "policy:shipping:2:en"]  # type: ignore[arg-type]
 
 
 async def test_search_without_a_query_vector_runs_the_lexical_leg_only(backend, cluster):

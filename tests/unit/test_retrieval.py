@@ -51,6 +51,23 @@ async def test_shipped_index_finds_the_answer_in_the_top_three(services: object,
 
 
 @pytest.mark.parametrize(
+    ("query", "language", "target"),
+    [
+        # "how much" and "shipping" match the headings on US and Japan costs word for word.
+        ("how much is shipping to the UK", "en", "policy:shipping:4"),
+        ("what's the cost to send books abroad", "en", "policy:shipping:4"),
+    ],
+)
+async def test_a_policy_question_is_answered_by_sense_before_shared_words(
+    services: object, query: str, language: str, target: str
+) -> None:
+    # As a policy turn searches: its language's sections only.
+    filters = SearchFilters(doc_types=["policy"], language=language)  # type: ignore[arg-type]
+    hits = await services.retrieval.search(query, 3, filters)  # type: ignore[attr-defined]
+    assert target_of(hits[0]) == target, [target_of(h) for h in hits]
+
+
+@pytest.mark.parametrize(
     ("query", "target"),
     # Words of the series' Japanese themes only: neither its title nor its synopsis has them.
     [

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tools.embedded_backend import DENSE_WEIGHT, LEG_CANDIDATES, LEXICAL_WEIGHT, RRF_K, EmbeddedBackend, _top
+from tools.embedded_backend import LEG_CANDIDATES, RRF_K, EmbeddedBackend, _top, leg_weights
 from tools.indexing import build_documents
 from tools.search_backend import EmbeddingIdentity, IndexedDoc, NoIndex, SearchFilters
 
@@ -167,7 +167,7 @@ def _plain_search(
         dense[live.dense_docs] = (live.vectors @ vector + 1.0) / 2.0
         rankings[0] = _top(dense, allowed, LEG_CANDIDATES).tolist()
     fused: dict[int, float] = {}
-    for weight, ranking in zip((DENSE_WEIGHT, LEXICAL_WEIGHT), rankings, strict=True):
+    for weight, ranking in zip(leg_weights(filters), rankings, strict=True):
         for rank, idx in enumerate(ranking):
             fused[idx] = fused.get(idx, 0.0) + weight / (RRF_K + rank + 1)
     out = []
