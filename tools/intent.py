@@ -91,7 +91,7 @@ def rule_intent(masked: str) -> str | None:
 
 
 # Bump when the pipeline changes, so an artifact trained by older code is refused.
-MODEL_VERSION = "tfidf-linearsvc-1"
+MODEL_VERSION = "tfidf-linearsvc-2"
 
 
 def _data_hash(*paths: Path) -> str:
@@ -154,12 +154,19 @@ def catalog_utterances(catalog: Catalog) -> list[dict[str, str]]:
     """
     rows = []
     for s in catalog.series.values():
-        for text, language in ((s.synopsis, "en"), (s.synopsis_ja, "ja")):
-            rows.append({"text": _first_sentence(text), "intent": "product_search", "language": language})
+        rows.append({"text": _first_sentence(s.synopsis), "intent": "product_search", "language": "en"})
+        rows.append({"text": _as_story(_first_sentence(s.synopsis_ja)), "intent": "product_search", "language": "ja"})
         for theme in s.themes:
             rows.append({"text": theme, "intent": "product_search", "language": "en"})
             rows.append({"text": catalog.themes_ja[theme], "intent": "product_search", "language": "ja"})
     return rows
+
+
+def _as_story(sentence: str) -> str:
+    """A Japanese synopsis sentence as a shopper asks for it: "…鬼と戦う。" -> "…鬼と戦う話"."""
+    plain = sentence.rstrip("。")
+    # Only after a verb or adjective ending (kana): "…する話", not "…干物女」話".
+    return plain + "話" if plain and "\u3040" <= plain[-1] <= "\u309f" else sentence
 
 
 def _first_sentence(text: str) -> str:

@@ -70,6 +70,7 @@ def test_dev_accuracy_per_language(services):
         "a man in debt gambles for his life on a ship playing rock paper scissors",
         "錬金術で母親を生き返らせようとした兄弟",
         "名前を書くと人が死ぬノートの話",
+        "山から戻ってきた親友が、本人じゃない何かに入れ替わってると気づく話",
     ],
 )
 def test_subjects_and_stories_are_routed_to_the_catalog(services, text):
@@ -96,10 +97,20 @@ def test_catalog_utterances_describe_every_series_in_both_languages(services):
     assert {r["intent"] for r in rows} == {"product_search"}
     texts = {r["text"] for r in rows}
     for s in catalog.series.values():
-        assert any(s.synopsis.startswith(t) for t in texts) and any(s.synopsis_ja.startswith(t) for t in texts)
+        assert any(s.synopsis.startswith(t) for t in texts)
+        # In Japanese, told as a shopper asks for a story: "…と戦う話".
+        assert any(s.synopsis_ja.startswith(t.removesuffix("話")) for t in texts)
         assert all(t in texts and catalog.themes_ja[t] in texts for t in s.themes)
     # Derived from the catalog, they must not outvote the hand-labelled requests.
     assert 0 < CATALOG_UTTERANCE_WEIGHT < 1
+
+
+def test_a_japanese_synopsis_sentence_is_asked_for_as_a_story(services):
+    from tools.intent import _as_story
+
+    assert _as_story("妹を人間に戻すため鬼と戦う。") == "妹を人間に戻すため鬼と戦う話"
+    # Not after a noun or a closing quote: no shopper says "…干物女」話".
+    assert _as_story("家ではゴロゴロする「干物女」。") == "家ではゴロゴロする「干物女」。"
 
 
 def test_training_is_deterministic(services, tmp_path):
