@@ -82,6 +82,10 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+# The rest of a series: its next volume, what follows the one read.
+_CONTINUATION = re.compile(r"続き|続巻|\bnext (?:volume|vol|book|one)\b|\brest of (?:the )?series\b")
+
+
 def rule_intent(masked: str) -> str | None:
     """The stage-1 intent when a high-precision pattern fires."""
     for intent, pattern in _RULES:
@@ -299,4 +303,12 @@ class IntentRouter:
         # question about the one series compared against is a request for recommendations.
         if entities.similar_to and intent in ("product_search", "product_question") and len(entities.series_ids) <= 1:
             return IntentDecision("recommendation", round(confidence, 4), "classifier")
+        # Wanting to read one named series from a volume, or on ("呪術廻戦 0巻から読みたい",
+        # "Dandadanの続きが読みたい", "ワンピースの最新刊読みたい") asks for that series, not for its
+        # neighbours, which is all a recommendation seeded with it would show.
+        if (
+            intent == "recommendation" and len(entities.series_ids) == 1 and not entities.similar_to
+            and (entities.volume is not None or _CONTINUATION.search(masked))
+        ):
+            return IntentDecision("product_search", round(confidence, 4), "classifier")
         return IntentDecision(intent, round(confidence, 4), "classifier")

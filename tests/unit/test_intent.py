@@ -91,6 +91,24 @@ def test_a_search_like_one_series_is_a_request_for_recommendations(services, tex
     assert services.intents.classify(extract_entities(text, services.catalog)).intent == intent
 
 
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # "Want to read" reads as a request for recommendations; with one title and a volume or
+        # "what comes next" it asks for that title.
+        ("呪術廻戦 0巻から読みたい", "product_search"),
+        ("Dandadanの続きが読みたい", "product_search"),
+        ("ワンピースの最新刊読みたい", "product_search"),
+        ("I want to read Berserk from volume 1", "product_search"),
+        # Finishing a series and asking what to read next is a request for others.
+        ("just finished Kimi ni Todoke, what should I read next?", "recommendation"),
+        ("something like Berserk volume 1", "recommendation"),
+    ],
+)
+def test_reading_one_series_on_is_a_search_for_it(services, text, intent):
+    assert services.intents.classify(extract_entities(text, services.catalog)).intent == intent
+
+
 def test_catalog_utterances_describe_every_series_in_both_languages(services):
     catalog = services.catalog
     rows = catalog_utterances(catalog)
