@@ -342,6 +342,23 @@ class Catalog:
 
         return any(decisive(m) for m in self.find_names(text, misspelt=False))
 
+    @functools.cached_property
+    def _continuations(self) -> dict[str, list[str]]:
+        titles = {sid: " ".join(_WORD.findall(normalize(s.title))) for sid, s in self.series.items()}
+        found: dict[str, list[str]] = defaultdict(list)
+        for sid, title in titles.items():
+            # A title of one short or everyday word is inside others by chance ("X", "Happy").
+            if len(title) < _PART_MIN_CHARS or self.titled_with_common_word(sid):
+                continue
+            inside = re.compile(rf"(?<![a-z0-9]){re.escape(title)}(?![a-z0-9])")
+            found[sid] = sorted(other for other, t in titles.items() if other != sid and inside.search(t))
+        return dict(found)
+
+    def continuations(self, series_id: str) -> list[str]:
+        """Series whose title holds this one's: its sequels and spin-offs ("Tokyo Ghoul:re",
+        "Boruto: Naruto Next Generations")."""
+        return self._continuations.get(series_id, [])
+
     def titled_with_common_word(self, series_id: str) -> bool:
         """Whether the series' title is an everyday word ("Another", "Monster")."""
         return compact(self.series[series_id].title) in _COMMON_WORDS

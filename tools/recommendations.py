@@ -170,6 +170,9 @@ class RecommendationsTool:
     async def rank(self, req: RecommendationRequest) -> Ranking:
         """Every series the request allows, scored; never one of the seeds or already bought."""
         excluded = set(req.seed_series) | set(req.purchased_series) | set(req.excluded_series)
+        if req.similar_to:
+            # Series like X: X's sequels and spin-offs ("Tokyo Ghoul:re") are more of X, not like it.
+            excluded.update(c for i in req.seed_series for c in self._catalog.continuations(i))
         candidates = [t for t in self._traits.values() if t.series_id not in excluded]
         if req.genres:
             wanted = frozenset(req.genres)

@@ -220,6 +220,15 @@ def test_a_short_katakana_name_is_no_name_inside_a_longer_katakana_word(services
     assert [m.key for m in services.catalog.find_names(text)] == found
 
 
+def test_a_title_holding_another_whole_title_continues_it(services):
+    catalog = services.catalog
+    assert catalog.continuations("naruto") == ["boruto-naruto-next-generations"]
+    assert catalog.continuations("tokyo-ghoul") == ["tokyo-ghoul-re"]
+    # A one-letter or everyday-word title is inside other titles by chance.
+    assert catalog.continuations("x") == [] and catalog.continuations("happy") == []
+    assert catalog.continuations("monster") == []
+
+
 def test_an_author_is_one_person_under_every_romanisation_of_their_name(services):
     catalog = services.catalog
     # The catalog spells 平野耕太 "Kouta Hirano" on Hellsing and "Kohta Hirano" on Drifters.

@@ -255,3 +255,12 @@ async def test_a_search_like_a_series_recommends_its_neighbours(runner, message)
     assert result.intent == "recommendation"
     shown = [c.series_id for c in result.products]
     assert shown and "slam-dunk" not in shown and "haikyu" in shown[:3], shown
+
+
+@pytest.mark.parametrize("message", ["something like Tokyo Ghoul", "東京喰種に似てるダークな漫画"])
+async def test_like_x_leaves_out_x_and_its_sequels(runner, services, message):
+    assert services.catalog.continuations("tokyo-ghoul") == ["tokyo-ghoul-re"]
+    result = await runner.run(message)
+    assert result.intent == "recommendation"
+    shown = [c.series_id for c in result.products]
+    assert shown and not {"tokyo-ghoul", "tokyo-ghoul-re"} & set(shown), shown
