@@ -259,8 +259,8 @@ class Catalog:
         return list(self._shopper_names(text))
 
     def _find_names(self, text: str, misspelt: bool) -> list[NameMatch]:
-        kana = normalize(text)
-        norm = katakana_to_hiragana(kana)
+        written = normalize(text)  # katakana still katakana
+        norm = katakana_to_hiragana(written)
         words = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(norm)]
         found: list[NameMatch] = []
         taken: list[tuple[int, int]] = []
@@ -291,9 +291,11 @@ class Catalog:
         def glued(start: int, end: int) -> bool:
             # A short name in katakana is no name inside a longer katakana word: "ソーマ" in
             # "チェーンソーマン", "モブ" in "モブキャラ". Hiragana edges are particles ("らんまの").
+            def katakana(i: int) -> bool:
+                return 0 <= i < len(written) and _KATAKANA.match(written[i]) is not None
+
             return end - start < _DECISIVE_MIN_KANA and (
-                (start > 0 and _KATAKANA.match(kana[start - 1]) is not None and _KATAKANA.match(kana[start]) is not None)
-                or (end < len(kana) and _KATAKANA.match(kana[end]) is not None and _KATAKANA.match(kana[end - 1]) is not None)
+                (katakana(start - 1) and katakana(start)) or (katakana(end) and katakana(end - 1))
             )
 
         def japanese(names: list[tuple[str, str, str]], by_char: dict[str, list[int]]) -> None:
@@ -400,7 +402,10 @@ class Catalog:
         and "Kohta Hirano" on another.
         """
         ja = self.author_ja.get(author)
-        return [s for s in self.series.values() if author in s.authors or (ja is not None and ja in s.authors_ja)]
+        return [
+            s for s in self.series.values()
+            if author in s.authors or (ja is not None and ja in s.authors_ja)
+        ]
 
 
 def _by_first_char(names: list[tuple[str, str, str]]) -> dict[str, list[int]]:

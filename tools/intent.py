@@ -159,7 +159,8 @@ def catalog_utterances(catalog: Catalog) -> list[dict[str, str]]:
     rows = []
     for s in catalog.series.values():
         rows.append({"text": _first_sentence(s.synopsis), "intent": "product_search", "language": "en"})
-        rows.append({"text": _as_story(_first_sentence(s.synopsis_ja)), "intent": "product_search", "language": "ja"})
+        story = _as_story(_first_sentence(s.synopsis_ja))
+        rows.append({"text": story, "intent": "product_search", "language": "ja"})
         for theme in s.themes:
             rows.append({"text": theme, "intent": "product_search", "language": "en"})
             rows.append({"text": catalog.themes_ja[theme], "intent": "product_search", "language": "ja"})

@@ -182,7 +182,9 @@ def knn_query(vector: np.ndarray, size: int, filters: SearchFilters | None) -> d
     return {"size": size, "_source": list(_DOC_FIELDS), "query": {"knn": {"vector": knn}}}
 
 
-def rrf_fuse(legs: dict[Leg, list[dict[str, Any]]], k: int, filters: SearchFilters | None = None) -> list[SearchHit]:
+def rrf_fuse(
+    legs: dict[Leg, list[dict[str, Any]]], k: int, filters: SearchFilters | None = None
+) -> list[SearchHit]:
     """Reciprocal rank fusion of the legs' hits (`_id`, `_score`, `_source`), as embedded fuses."""
     dense, lexical = leg_weights(filters)
     weights: dict[Leg, float] = {"dense": dense, "lexical": lexical}
