@@ -79,6 +79,12 @@ def detect_language(text: str) -> str:
     return "ja" if latin_words < 3 or cjk >= latin_words * 2 else "en"
 
 
+def message_size(text: str) -> tuple[int, int]:
+    """How long a message is: its Latin words and its CJK characters."""
+    folded = normalize(text)
+    return len(_LATIN_WORD.findall(folded)), len(_CJK.findall(folded))
+
+
 def stem(word: str) -> str:
     """`word` without a plural ending ("mysteries" -> "mystery", "titans" -> "titan")."""
     # A light plural fold is enough for titles and genre words; a full stemmer mangles names.
