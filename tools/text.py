@@ -49,9 +49,24 @@ _JA_FILLER = re.compile(
 )
 
 
+def _plain_latin(ch: str) -> str:
+    base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+    return base if len(base) == 1 and base.isascii() else ch
+
+
+# Accented Latin letters as shoppers type them: "Pokémon" is "pokemon", "Nausicaä" "nausicaa",
+# "Yūki" "yuki". One letter for one, so spans in the folded text are spans in the original.
+_ACCENTS = {
+    ord(ch): plain
+    for ch in map(chr, [*range(0xC0, 0x250), *range(0x1E00, 0x1F00)])
+    if (plain := _plain_latin(ch)) != ch
+}
+
+
 def normalize(text: str) -> str:
-    """NFKC-fold (full-width digits and letters become ASCII), lowercase, collapse spaces."""
-    folded = unicodedata.normalize("NFKC", text).lower()
+    """NFKC-fold (full-width digits and letters become ASCII), lowercase, drop Latin accents,
+    collapse spaces."""
+    folded = unicodedata.normalize("NFKC", text).lower().translate(_ACCENTS)
     return re.sub(r"\s+", " ", folded).strip()
 
 

@@ -22,6 +22,16 @@ def test_detect_language(text, language):
     assert detect_language(text) == language
 
 
+def test_latin_accents_are_folded_as_shoppers_type_them(services):
+    assert tokenize("Pokémon Adventures") == ["pokemon", "adventure"]  # not "pok", "mon"
+    assert tokenize("Fushigi Yûgi") == tokenize("fushigi yugi")
+    # Romanised titles with long-vowel marks ("Ōoku", "Shōjo Shūmatsu Ryokō") typed without them.
+    assert [m.key for m in services.catalog.find_names("is ooku finished?")] == ["ooku-the-inner-chambers"]
+    assert [m.key for m in services.catalog.find_names("shojo shumatsu ryoko")] == ["girls-last-tour"]
+    # Japanese keeps its voiced marks.
+    assert tokenize("ガンダム") == tokenize("がんだむ") != tokenize("かんたむ")
+
+
 def test_tokenize_bigrams_japanese_and_folds_katakana():
     assert "わん" in tokenize("ワンピース")
     assert tokenize("Horror MANGA series") == ["horror"]
