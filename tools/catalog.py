@@ -44,8 +44,9 @@ _COMMON_WORDS = frozenset(
 _PART_MIN_CHARS = 4
 _DECISIVE_MIN_KANA = 4  # see `Catalog.names_decide`
 _PART_MIN_KANA = 6
-_KATAKANA_RUN = re.compile(r"[\u30a1-\u30fa\u30fc]{%d,}" % _PART_MIN_KANA)
-_KATAKANA = re.compile(r"[\u30a1-\u30fa\u30fc]")
+_KATAKANA_CHAR = "[\u30a1-\u30fa\u30fc]"
+_KATAKANA_RUN = re.compile(_KATAKANA_CHAR + "{%d,}" % _PART_MIN_KANA)
+_KATAKANA = re.compile(_KATAKANA_CHAR)
 _ARTICLES = frozenset({"the", "a", "an"})
 # The whole words of a general English word-piece vocabulary (the minilm tokenizer's, shipped with
 # the store data): the ~20k most frequent English word forms, so "golden", "attack" or "saga" alone
@@ -288,12 +289,12 @@ class Catalog:
                         add(*hit, start, end)
                     break
 
+        def katakana(i: int) -> bool:
+            return 0 <= i < len(written) and _KATAKANA.match(written[i]) is not None
+
         def glued(start: int, end: int) -> bool:
             # A short name in katakana is no name inside a longer katakana word: "ソーマ" in
             # "チェーンソーマン", "モブ" in "モブキャラ". Hiragana edges are particles ("らんまの").
-            def katakana(i: int) -> bool:
-                return 0 <= i < len(written) and _KATAKANA.match(written[i]) is not None
-
             return end - start < _DECISIVE_MIN_KANA and (
                 (katakana(start - 1) and katakana(start)) or (katakana(end) and katakana(end - 1))
             )
@@ -347,14 +348,16 @@ class Catalog:
     @functools.cached_property
     def _continuations(self) -> dict[str, list[str]]:
         titles = {sid: " ".join(_WORD.findall(normalize(s.title))) for sid, s in self.series.items()}
-        found: dict[str, list[str]] = defaultdict(list)
-        for sid, title in titles.items():
-            # A title of one short or everyday word is inside others by chance ("X", "Happy").
-            if len(title) < _PART_MIN_CHARS or self.titled_with_common_word(sid):
-                continue
-            inside = re.compile(rf"(?<![a-z0-9]){re.escape(title)}(?![a-z0-9])")
-            found[sid] = sorted(other for other, t in titles.items() if other != sid and inside.search(t))
-        return dict(found)
+
+        def holding(sid: str) -> list[str]:
+            inside = re.compile(rf"(?<![a-z0-9]){re.escape(titles[sid])}(?![a-z0-9])")
+            return sorted(other for other, t in titles.items() if other != sid and inside.search(t))
+
+        # A title of one short or everyday word is inside others by chance ("X", "Happy").
+        return {
+            sid: holding(sid) for sid, title in titles.items()
+            if len(title) >= _PART_MIN_CHARS and not self.titled_with_common_word(sid)
+        }
 
     def continuations(self, series_id: str) -> list[str]:
         """Series whose title holds this one's: its sequels and spin-offs ("Tokyo Ghoul:re",
