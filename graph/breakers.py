@@ -80,21 +80,28 @@ class SlidingWindow(pybreaker.CircuitBreakerListener):
         self._clock = clock
         self._lock = threading.Lock()
         self._calls: deque[tuple[float, bool]] = deque()
+        # Failures among `_calls`, kept as calls come and go: a busy window holds thousands of
+        # calls, and every call's outcome is checked against it.
+        self._failures = 0
+
+    def _expire(self, now: float) -> None:
+        cutoff = now - self.policy.window_s
+        while self._calls and self._calls[0][0] < cutoff:
+            self._failures -= self._calls.popleft()[1]
 
     def _record(self, failed: bool) -> tuple[int, int]:
         now = self._clock()
         with self._lock:
             self._calls.append((now, failed))
-            while self._calls and self._calls[0][0] < now - self.policy.window_s:
-                self._calls.popleft()
-            return len(self._calls), sum(1 for _, f in self._calls if f)
+            self._failures += failed
+            self._expire(now)
+            return len(self._calls), self._failures
 
     def counts(self) -> tuple[int, int]:
         """Calls and failures currently in the window."""
         with self._lock:
-            cutoff = self._clock() - self.policy.window_s
-            recent = [f for t, f in self._calls if t >= cutoff]
-        return len(recent), sum(recent)
+            self._expire(self._clock())
+            return len(self._calls), self._failures
 
     def success(self, cb: pybreaker.CircuitBreaker) -> None:
         """Count a call that succeeded."""
@@ -116,6 +123,7 @@ class SlidingWindow(pybreaker.CircuitBreakerListener):
         if new.name == pybreaker.STATE_CLOSED:
             with self._lock:
                 self._calls.clear()
+                self._failures = 0
 
 
 class DependencyBreaker:

@@ -49,6 +49,22 @@ def test_failure_rate_over_the_window_opens_only_past_the_minimum_calls():
     assert not breaker.admits()
 
 
+def test_calls_leave_the_window_with_their_failures():
+    now = [1000.0]
+    breaker = DependencyBreaker("pricing", POLICY, clock=lambda: now[0])
+    _call(breaker, Boom())
+    _call(breaker)
+    now[0] += 30
+    _call(breaker, Boom())
+    assert breaker.window.counts() == (3, 2)
+    now[0] += 31  # the first two calls are older than the 60 s window
+    assert breaker.window.counts() == (1, 1)
+    _call(breaker)
+    assert breaker.window.counts() == (2, 1)
+    now[0] += 61
+    assert breaker.window.counts() == (0, 0)
+
+
 def test_few_calls_never_trip_on_rate_but_three_consecutive_failures_do():
     breaker = DependencyBreaker("orders", POLICY)
     _call(breaker, Boom())
