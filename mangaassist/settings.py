@@ -200,6 +200,10 @@ class Settings(BaseSettings):
     # Retrieval starts beside intent routing; off, it runs after routing and only for intents
     # that use it (the sequential baseline `bench/speculative.py` compares against).
     speculative_retrieval: bool = True
+    # How long the speculative search's query embedding (the costly part) waits for routing's
+    # verdict before it starts anyway: routing here takes a millisecond or two, and a turn it sends
+    # elsewhere (an order, a price, a greeting) then costs no embedding at all.
+    speculative_routing_wait_ms: float = Field(default=30.0, ge=0)
 
     # streaming: chat messages per minute (token bucket: the whole minute may come as one burst)
     # per signed-in customer and per guest session, shared through Redis when `redis_url` is set;

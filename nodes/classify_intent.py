@@ -6,11 +6,12 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
-from graph.state import Context, State
+from graph.resources import services as load_services
+from graph.state import Context, State, context_of
 from graph.timing import timed
+from nodes.plan_tools import SEARCH_INTENTS
 from tools.entities import extract_entities
 from tools.latency import simulate
-from graph.resources import services as load_services
 
 _FOLLOW_UP_INTENTS = {"price_check", "product_question", "recommendation", "product_search"}
 
@@ -37,6 +38,8 @@ async def classify_intent(state: State, runtime: Runtime[Context]) -> dict[str, 
         and not entities.series_ids
     ):
         intent, confidence = last_intent, round(max(confidence, 0.6), 4)
+    # The verdict the speculative search waits for: an intent that reads no hit abandons it now.
+    context_of(runtime).speculation.routed(read=intent in SEARCH_INTENTS)
     return {
         "intent": intent,
         "intent_confidence": confidence,

@@ -79,9 +79,6 @@ async def plan_tools(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             series_ids = _pick(state.get("last_series", []), ordinal)
             from_memory = bool(series_ids)
     update: dict[str, Any] = {}
-    if intent not in SEARCH_INTENTS:
-        # Routing has decided: a speculative search still running has no reader.
-        context_of(runtime).speculation.abandon()
     if not series_ids and not refers_back and intent == "product_question" and not ents.get("authors"):
         # No title recognised: the best series hit of the speculative search stands in.
         retrieval = await turn_retrieval(state.get("retrieval", {}), context_of(runtime).speculation)

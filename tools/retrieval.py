@@ -17,10 +17,10 @@ import logging
 import re
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -87,7 +87,14 @@ def _name_like(query: str, word: str) -> bool:
     return len(query.split()) <= 5
 
 
-Wanted = Callable[[], bool]
+class Interest(Protocol):
+    """A caller's interest in a search it started before knowing whether it would read it."""
+
+    def wanted(self) -> bool:
+        """Whether the caller may still read the search."""
+
+    async def settled(self) -> None:
+        """Return once the caller knows whether it will read the search (or has waited enough)."""
 
 
 class _PendingEmbedding:
@@ -96,10 +103,16 @@ class _PendingEmbedding:
     task: asyncio.Task[np.ndarray | None]
 
     def __init__(self) -> None:
-        self.callers: list[Wanted | None] = []
+        # None: a caller that reads the search whatever happens.
+        self.callers: list[Interest | None] = []
 
     def wanted(self) -> bool:
-        return any(caller is None or caller() for caller in self.callers)
+        return any(caller is None or caller.wanted() for caller in self.callers)
+
+    async def settled(self) -> None:
+        """Return once every caller knows whether it wants the vector (at once if one surely does)."""
+        if all(caller is not None for caller in self.callers):
+            await asyncio.gather(*(caller.settled() for caller in self.callers if caller is not None))
 
 
 @dataclass
@@ -147,13 +160,13 @@ class Retriever:
         """Forget cached query vectors (for timing runs)."""
         self._cache.clear()
 
-    async def embed_query(self, text: str, wanted: Wanted | None = None) -> np.ndarray | None:
+    async def embed_query(self, text: str, interest: Interest | None = None) -> np.ndarray | None:
         """The query vector from the index's own model.
 
         Cached, and shared while it is computed: a turn's speculative search and its tool's own
-        search start moments apart with the same text, and must not embed it twice. `wanted` says
-        whether the caller still needs the vector: when no caller does by the time the engine is
-        free (routing decided the turn reads no search), nothing is embedded and None comes back.
+        search start moments apart with the same text, and must not embed it twice. `interest` says
+        whether the caller still needs the vector: when no caller does once routing has decided and
+        the engine is free (the turn reads no search), nothing is embedded and None comes back.
         """
         if self.embedder is None:
             return None
@@ -166,7 +179,7 @@ class Retriever:
         if pending is None or pending.task.get_loop() is not loop:
             pending = self._pending[text] = _PendingEmbedding()
             pending.task = loop.create_task(self._embed(text, pending))
-        pending.callers.append(wanted)
+        pending.callers.append(interest)
         # Shielded: one caller giving up (its timeout) must not cancel the others' embedding.
         return await asyncio.shield(pending.task)
 
@@ -178,6 +191,9 @@ class Retriever:
             slots = self._slots[loop] = asyncio.Semaphore(self.embedder.parallel_queries)
         try:
             await simulate("embed")
+            # A speculative caller learns from routing, moments later, whether it reads the search
+            # at all: the vector is paid for only once someone surely does (or the wait ran out).
+            await pending.settled()
             async with slots:
                 if not pending.wanted():
                     return None
@@ -192,12 +208,12 @@ class Retriever:
 
     async def search(
         self, query: str, k: int, filters: SearchFilters | None = None, *, rerank: bool | None = None,
-        wanted: Wanted | None = None,
+        interest: Interest | None = None,
     ) -> list[SearchHit]:
         """The `k` best documents; the fused top-10 reranked unless `rerank` is False.
 
-        `wanted` (see `embed_query`): a search whose caller stops wanting it before the query is
-        embedded goes on without the dense leg.
+        `interest` (see `embed_query`): a search whose caller stops wanting it before the query is
+        embedded skips the embedding and comes back empty.
 
         A "like X" query is ordered by likeness to X instead, whatever `rerank` says: the reranker
         learned to put the series a query names first, the one series such a query does not want.
@@ -207,13 +223,15 @@ class Retriever:
         asked = filters.doc_types if filters and filters.doc_types else _SERIES_DOC_TYPES
         # Only a search that may return series asks for the "like X" reading (a policy search never).
         doc_types = [t for t in asked if t in _SERIES_DOC_TYPES]
-        similar = await self._similar(query, self.catalog, wanted) if doc_types and self.catalog is not None else None
+        similar = await self._similar(query, self.catalog, interest) if doc_types and self.catalog is not None else None
         if similar is not None:
             narrowed = (filters or SearchFilters()).model_copy(update={"doc_types": doc_types})
-            return await self._search_similar(similar, k, narrowed, self.catalog, wanted)
+            return await self._search_similar(similar, k, narrowed, self.catalog, interest)
         # A named series or author decides the ranking without the query's vector (`Catalog.names_decide`).
         named = self.catalog is not None and self.catalog.names_decide(query)
-        vector = None if named else await self.embed_query(query, wanted)
+        vector = None if named else await self.embed_query(query, interest)
+        if interest is not None and not interest.wanted():
+            return []  # routing sent the turn elsewhere: nobody reads this search
         await simulate("knn")
         hits = await self.backend.search(query, vector, max(k, RERANK_DEPTH), filters)
         use_rerank = self.rerank_default if rerank is None else rerank
@@ -222,7 +240,7 @@ class Retriever:
             hits = self.reranker.rerank(query, hits)
         return hits[:k]
 
-    async def _similar(self, query: str, catalog: Catalog, wanted: Wanted | None = None) -> SimilarRequest | None:
+    async def _similar(self, query: str, catalog: Catalog, interest: Interest | None = None) -> SimilarRequest | None:
         """The "like X" reading of `query`, with an X the name look-up missed resolved from its span.
 
         The catalog's look-up already finds a long Latin name one letter off; this resolves what it
@@ -240,7 +258,7 @@ class Retriever:
         text = normalize(query)[span[0]:span[1]]
         if not self.unknown_terms(text):
             return None
-        hits = await self.backend.search(text, await self.embed_query(text, wanted), RERANK_DEPTH,
+        hits = await self.backend.search(text, await self.embed_query(text, interest), RERANK_DEPTH,
                                          SearchFilters(doc_types=["series"]))
         if not hits:
             return None
@@ -272,7 +290,7 @@ class Retriever:
 
     async def _search_similar(
         self, similar: SimilarRequest, k: int, filters: SearchFilters, catalog: Catalog,
-        wanted: Wanted | None = None,
+        interest: Interest | None = None,
     ) -> list[SearchHit]:
         """Series like the anchors: a search with X's vector and the request's words (plus X's genre
         and theme words), reordered by the candidates' likeness to X in catalog facts.
@@ -282,8 +300,10 @@ class Retriever:
         anchors = [catalog.series[s] for s in similar.anchors]
         profile = Profile.of(anchors, catalog)
         # X's own vector and the request's words: neither waits for the other.
-        rest = self.embed_query(similar.rest, wanted) if tokenize(similar.rest) else asyncio.sleep(0)  # None
+        rest = self.embed_query(similar.rest, interest) if tokenize(similar.rest) else asyncio.sleep(0)  # None
         anchor, words = await asyncio.gather(self._anchor_vector(anchors), rest)
+        if interest is not None and not interest.wanted():
+            return []
         vectors = [v for v in (anchor, words) if v is not None]
         vector = normalise(np.sum(vectors, axis=0)) if vectors else None
         await simulate("knn")

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mangaassist.settings import get_settings
 from tools.embeddings import Embedder
 
 
@@ -92,30 +93,40 @@ class HeldEmbedder(CountingEmbedder):
         return super().embed_query(text)
 
 
+class Reader:
+    """A caller that knows at once whether it reads the search (`Interest`)."""
+
+    def __init__(self, reads: bool) -> None:
+        self.reads = reads
+
+    def wanted(self) -> bool:
+        return self.reads
+
+    async def settled(self) -> None:
+        return None
+
+
 async def test_an_embedding_nobody_wants_by_the_time_the_engine_is_free_is_skipped(services):
     slow = HeldEmbedder(services.retrieval.embedder)
     retrieval = dataclasses.replace(services.retrieval, embedder=slow)
-    reading = {"still": True}
+    reader = Reader(reads=True)
     busy = asyncio.create_task(retrieval.search("quiet stories about grief and healing", 5))
     assert await asyncio.to_thread(slow.started.wait, 10)  # the engine is busy with the first query
-    abandoned = asyncio.create_task(
-        retrieval.search("a cozy story about baking bread", 5, wanted=lambda: reading["still"])
-    )
+    abandoned = asyncio.create_task(retrieval.search("a cozy story about baking bread", 5, interest=reader))
     shared_text = "sports manga about a volleyball team"
-    unwanted_by_one = asyncio.create_task(retrieval.search(shared_text, 5, wanted=lambda: False))
+    unwanted_by_one = asyncio.create_task(retrieval.search(shared_text, 5, interest=Reader(reads=False)))
     wanted_by_other = asyncio.create_task(retrieval.search(shared_text, 5))
     await asyncio.sleep(0.05)  # the other searches queue for the engine
-    reading["still"] = False  # routing decided no node reads that search
+    reader.reads = False  # routing decided no node reads that search
     slow.release.set()
     await busy
-    hits = await abandoned
-    # The search went on without its dense leg, and the engine never saw the query.
-    assert hits and all("dense" not in h.scores for h in hits)
+    # Nobody reads it: the engine never saw the query, and the search stopped there.
+    assert await abandoned == []
     assert "a cozy story about baking bread" not in slow.queries
-    # A text another caller still wants is embedded once, for both.
+    # A text another caller still wants is embedded once, and searched in full for that caller.
     first, second = await asyncio.gather(unwanted_by_one, wanted_by_other)
     assert slow.queries.count(shared_text) == 1
-    assert [h.doc_id for h in first] == [h.doc_id for h in second]
+    assert first == [] and second and all("dense" in h.scores for h in second)
     # A skipped embedding is not remembered as no vector: asked again, it is computed.
     await retrieval.search("a cozy story about baking bread", 5)
     assert "a cozy story about baking bread" in slow.queries
@@ -138,3 +149,37 @@ def test_a_long_query_is_embedded_from_its_first_tokens(services, text):
     assert np.array_equal(embedder.embed_query(text), embedder.embed_query(clipped))
     # A query within the budget is read whole.
     assert embedder.clipped("horror manga like Uzumaki") == "horror manga like Uzumaki"
+
+
+async def test_a_speculative_embedding_waits_for_routings_verdict(services, monkeypatch):
+    from graph.speculation import Speculation
+
+    counting = CountingEmbedder(services.retrieval.embedder)
+    retrieval = dataclasses.replace(services.retrieval, embedder=counting)
+    # Long enough that only the verdict can end the wait within this test.
+    monkeypatch.setattr(get_settings(), "speculative_routing_wait_ms", 60_000.0)
+    elsewhere, searching = Speculation(), Speculation()
+    texts = ("hello, who are you?", "a quiet story about a lighthouse keeper")
+    for speculation, text in zip((elsewhere, searching), texts, strict=True):
+        speculation.start_search(retrieval.search(text, 5, interest=speculation))
+    await asyncio.sleep(0.05)
+    assert counting.queries == []  # neither is paid for before routing decides
+    elsewhere.routed(read=False)  # a greeting: no node reads its search
+    searching.routed(read=True)
+    assert await asyncio.wait_for(searching.search(), 10)
+    await asyncio.sleep(0.05)
+    assert counting.queries == [texts[1]]
+    assert await elsewhere.search() is None
+
+
+async def test_without_a_verdict_the_speculative_embedding_starts_after_the_wait(services, monkeypatch):
+    from graph.speculation import Speculation
+
+    counting = CountingEmbedder(services.retrieval.embedder)
+    retrieval = dataclasses.replace(services.retrieval, embedder=counting)
+    monkeypatch.setattr(get_settings(), "speculative_routing_wait_ms", 20.0)
+    speculation = Speculation()
+    text = "a quiet story about a lighthouse keeper"
+    speculation.start_search(retrieval.search(text, 5, interest=speculation))
+    hits = await asyncio.wait_for(speculation.search(), 10)  # routing slow: the search goes on
+    assert counting.queries == [text] and hits and all("dense" in h.scores for h in hits)

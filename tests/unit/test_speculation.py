@@ -8,6 +8,7 @@ import gc
 import pytest
 
 from graph.speculation import Speculation, no_retrieval, turn_retrieval
+from mangaassist.settings import get_settings
 
 
 async def _search(gate: asyncio.Event, hits: list[dict]) -> dict:
@@ -62,3 +63,26 @@ async def test_a_failed_search_nobody_reads_is_collected(caplog):
     await asyncio.sleep(0.01)
     gc.collect()
     assert "never retrieved" not in caplog.text
+
+
+async def test_routing_may_abandon_the_search_before_it_starts():
+    gate = asyncio.Event()
+    speculation = Speculation()
+    speculation.routed(read=False)  # routing finished first in the shared step
+    work = _search(gate, [{"doc_id": "d1"}])
+    speculation.start_search(work)
+    assert not speculation.wanted() and await speculation.search() is None
+    assert work.cr_frame is None  # closed, never run
+
+
+async def test_settled_returns_on_the_verdict_and_otherwise_after_the_wait(monkeypatch):
+    monkeypatch.setattr(get_settings(), "speculative_routing_wait_ms", 60_000.0)
+    speculation = Speculation()
+    waiting = asyncio.create_task(speculation.settled())
+    await asyncio.sleep(0.02)
+    assert not waiting.done()
+    speculation.routed(read=True)
+    await asyncio.wait_for(waiting, 5)
+    assert speculation.wanted() is False  # nothing was started: still nothing to read
+    monkeypatch.setattr(get_settings(), "speculative_routing_wait_ms", 10.0)
+    await asyncio.wait_for(Speculation().settled(), 5)  # no verdict: the wait runs out

@@ -127,6 +127,26 @@ async def test_a_search_nothing_reads_is_not_waited_for(slow_search):
     assert get_breakers()["retrieval"].snapshot()["window_failures"] == failures
 
 
+async def test_a_turn_routing_sends_elsewhere_pays_for_no_query_embedding(warm_retrieval, services, monkeypatch):
+    from tests.unit.test_query_embedding import CountingEmbedder
+
+    counting = CountingEmbedder(services.retrieval.embedder)
+    monkeypatch.setattr(services.retrieval, "embedder", counting)
+    # Long enough that only routing's verdict can end the embedding's wait.
+    monkeypatch.setattr(get_settings(), "speculative_routing_wait_ms", 60_000.0)
+    compiled = graph.builder.builder.compile(checkpointer=InMemorySaver())
+    # The classifier, not the rules, routes these: the search was started before the verdict.
+    elsewhere = "did the stuff I bought last week leave the warehouse yet"
+    _, state = await _turn(compiled, elsewhere)
+    assert state["intent"] == "order_status" and state["intent_stage"] == "classifier"
+    assert state["retrieval"]["started"] is True
+    searching = "a quiet story about a lighthouse keeper and the sea"
+    _, state = await _turn(compiled, searching)
+    assert state["intent"] in ("recommendation", "product_search") and state["retrieval"]["hits"]
+    await asyncio.sleep(0.2)  # an abandoned search ends on its own
+    assert elsewhere not in counting.queries and searching in counting.queries
+
+
 async def test_a_rule_decided_turn_starts_no_search(warm_retrieval):
     compiled = graph.builder.builder.compile(checkpointer=InMemorySaver())
     _, state = await _turn(compiled, "where is my order?")
