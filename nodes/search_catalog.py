@@ -77,10 +77,7 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
             sure = [h.series_id for h in hits[:1] if h.series_id and h.scores.get("rerank", 0.0) >= SURE]
             series_ids = found
         if genres and len(series_ids) < limit:
-            extra = sorted(
-                (s for s in catalog.series.values() if set(genres) <= set(s.genres)),
-                key=lambda s: (-len(catalog.reviews.get(s.series_id, [])), -s.volumes, s.series_id),
-            )
+            extra = catalog.best_known_first(s for s in catalog.series.values() if set(genres) <= set(s.genres))
             series_ids += [s.series_id for s in extra if s.series_id not in series_ids]
     if plan["demographic"]:
         series_ids = [s for s in series_ids if catalog.series[s].demographic == plan["demographic"]] or series_ids

@@ -399,16 +399,21 @@ class Catalog:
         ]
 
     def by_author(self, author: str) -> list[Series]:
-        """Every series the author worked on, under any romanisation of their name.
+        """Every series the author worked on, under any romanisation of their name, best known first.
 
         One Japanese name is one person: the catalog writes 平野耕太 "Kouta Hirano" on one series
         and "Kohta Hirano" on another.
         """
         ja = self.author_ja.get(author)
-        return [
+        return self.best_known_first(
             s for s in self.series.values()
             if author in s.authors or (ja is not None and ja in s.authors_ja)
-        ]
+        )
+
+    def best_known_first(self, series: Iterable[Series]) -> list[Series]:
+        """`series` ordered best known first, as far as the store can tell: by their reader reviews,
+        then by length (a series runs long only while readers keep buying it)."""
+        return sorted(series, key=lambda s: (-len(self.reviews.get(s.series_id, ())), -s.volumes, s.series_id))
 
 
 def _by_first_char(names: list[tuple[str, str, str]]) -> dict[str, list[int]]:

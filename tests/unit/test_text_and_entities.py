@@ -248,6 +248,16 @@ def test_an_author_is_one_person_under_every_romanisation_of_their_name(services
     assert all("Junji Ito" in s.authors for s in catalog.by_author("Junji Ito"))
 
 
+def test_an_authors_works_come_best_known_first(services):
+    catalog = services.catalog
+    authors = {a for s in catalog.series.values() for a in s.authors}
+    for author in authors:
+        works = catalog.by_author(author)
+        standing = [(len(catalog.reviews.get(s.series_id, ())), s.volumes) for s in works]
+        # Reviewed by readers first (most reviews first), then the longest runs.
+        assert standing == sorted(standing, reverse=True), author
+
+
 @pytest.mark.parametrize("word", ["tokyo", "hikaru", "dragon"])
 def test_a_word_several_titles_share_names_none_of_them(services, word):
     catalog = services.catalog

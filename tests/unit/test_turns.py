@@ -41,6 +41,15 @@ async def test_an_author_ruled_out_is_not_recommended(runner, services, message)
     assert {services.catalog.product(c.asin).series_id for c in by.products} <= ito
 
 
+@pytest.mark.parametrize("message", ["what do you have by CLAMP?", "浅野いにおの漫画ある？"])
+async def test_an_authors_shelf_starts_with_their_best_known_works(runner, services, message):
+    result = await runner.run(message)
+    shown = [services.catalog.product(c.asin).series_id for c in result.products]
+    author = "CLAMP" if "CLAMP" in message else "Inio Asano"
+    assert shown == [s.series_id for s in services.catalog.by_author(author)][: len(shown)]
+    assert shown[0] in ("cardcaptor-sakura", "goodnight-punpun")  # the works readers reviewed
+
+
 async def test_japanese_price_question(runner, services):
     result = await runner.run("ワンピースの5巻はいくらですか？")
     assert result.intent == "price_check" and result.language == "ja"
