@@ -47,8 +47,7 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
         series_ids += [s.series_id for s in catalog.by_author(author) if s.series_id not in series_ids]
     on_sale = state["intent"] == "price_check" and not series_ids
     if on_sale:
-        promoted = {p.series_id for p in catalog.products.values() if p.promotion}
-        series_ids = sorted(promoted, key=lambda sid: (not set(genres) & set(catalog.series[sid].genres), sid))
+        series_ids = sorted(catalog.promoted_series, key=lambda sid: (not set(genres) & set(catalog.series[sid].genres), sid))
     filtered = bool(genres or plan["demographic"] or plan["status"] or plan["max_volumes"])
     # A name we have no document for is a title the store does not carry: say so, don't guess.
     not_carried = [] if series_ids or filtered else services.retrieval.unknown_terms(state["user_text"])

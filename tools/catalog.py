@@ -80,6 +80,8 @@ class Catalog:
                 self.products[product.asin] = product
                 key = (product.series_id, product.volume, product.format, product.language)
                 self._by_volume[key] = product
+        # Series with a product on promotion ("anything on sale?"), found once, not per question.
+        self.promoted_series = frozenset(p.series_id for p in self.products.values() if p.promotion)
         self.reviews: dict[str, list[Review]] = defaultdict(list)
         self._load_reviews(store_data_dir / "reviews" / "reviews.jsonl")
         # Each author's Japanese name, for answers written in Japanese.
