@@ -45,6 +45,9 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
     series_ids: list[str] = list(plan["series_ids"])
     for author in plan["authors"]:
         series_ids += [s.series_id for s in catalog.by_author(author) if s.series_id not in series_ids]
+    # "The author of Death Note": the works the shopper did not name come first.
+    known = set(plan.get("author_of", []))
+    series_ids = [s for s in series_ids if s not in known] + [s for s in series_ids if s in known]
     on_sale = state["intent"] == "price_check" and not series_ids
     if on_sale:
         series_ids = sorted(catalog.promoted_series, key=lambda sid: (not set(genres) & set(catalog.series[sid].genres), sid))

@@ -80,6 +80,39 @@ _EXCLUDED_AFTER = re.compile(
 
 def _ruled_out(norm: str, start: int, end: int) -> bool:
     return bool(_EXCLUDED_BEFORE.search(norm[max(0, start - 40):start]) or _EXCLUDED_AFTER.search(norm[end:end + 20]))
+
+
+# A series named for its author: "the author of Death Note", "the guy who drew Monster", "same
+# mangaka as Nana", "Chainsaw Man's creator", "デスノートの作者", "モンスターを描いた人",
+# "ナナと同じ作者". Read right before or right after the name.
+_AUTHOR_OF_BEFORE = re.compile(
+    r"(?:\b(?:authors?|creators?|mangaka|writers?|artists?|illustrators?)\s+(?:of|behind|from)"
+    r"|\b(?:authors?|creators?|mangaka|writers?|artists?|illustrators?|guy|person|woman|man|lady|people|team)"
+    r"\s+(?:who|that)\s+(?:drew|draws|wrote|writes|made|makes|created|creates|did|does)"
+    r"|\bwhoever\s+(?:drew|wrote|made|created)"
+    r"|\bsame\s+(?:authors?|creators?|mangaka|writers?|artists?)\s+as)"
+    r"(?:\s+(?:the|a))?\s*$"
+)
+_AUTHOR_OF_AFTER = re.compile(
+    r"^(?:'s|s'|\s)\s*(?:authors?|creators?|mangaka|writers?|artists?)\b"
+    r"|^\s*(?:の|を(?:描|書|か)いた|と同じ)?\s*(?:作者|作家|著者|原作者|漫画家|まんが家|先生|人)"
+)
+
+
+# "Who is the author of Death Note?", "怪獣8号の作者って誰？": a question about the series itself
+# (its answer names the author), not a request for the author's works.
+_ASKS_WHO = re.compile(r"(?:^|[.?!,]\s*)who\b|\bwho(?:'s| is| was| are| were)\b|誰|だれ|どなた|(?:なん|何)て(?:人|名前)|名前")
+
+
+def _names_author(norm: str, start: int, end: int) -> bool:
+    """Whether the series name at `norm[start:end]` stands for its author."""
+    if _ASKS_WHO.search(norm):
+        return False
+    after = norm[end:end + 20]
+    # "Xの人" alone is no author ("ワンピースの人気"): only after a verb of drawing or writing.
+    if (m := _AUTHOR_OF_AFTER.match(after)) and (not m.group().endswith("人") or "いた" in m.group()):
+        return True
+    return bool(_AUTHOR_OF_BEFORE.search(norm[max(0, start - 40):start]))
 _SIMILAR = re.compile(
     katakana_to_hiragana(rf"{SIMILAR_BEFORE}\s*{_NAME_SLOT}|{_NAME_SLOT}\s*{SIMILAR_AFTER}")
 )
@@ -122,6 +155,8 @@ class Entities(BaseModel):
     # Names the shopper rules out ("but not Junji Ito", "伊藤潤二以外"): not among the names above.
     excluded_series: list[str] = Field(default_factory=list)
     excluded_authors: list[str] = Field(default_factory=list)
+    # Series named for their author ("the author of Death Note"): their authors are in `authors`.
+    author_of: list[str] = Field(default_factory=list)
     status: str | None = None  # "completed" or "ongoing", when the shopper filters on it
     max_volumes: int | None = None  # "under 10 volumes", "10巻以内"
     ordinal: int | None = None
@@ -202,13 +237,17 @@ def _extract_entities(text: str, catalog: Catalog) -> Entities:
     ents = Entities()
     masked = list(norm)
     for match in catalog.find_names(text):
+        by_author = match.kind == "series" and _names_author(norm, match.start, match.end)
         if _ruled_out(norm, match.start, match.end):
             target = ents.excluded_series if match.kind == "series" else ents.excluded_authors
+        elif by_author:
+            target = ents.author_of
+            ents.authors += [a for a in catalog.series[match.key].authors if a not in ents.authors]
         else:
             target = ents.series_ids if match.kind == "series" else ents.authors
         if match.key not in target:
             target.append(match.key)
-        placeholder = " <title> " if match.kind == "series" else " <author> "
+        placeholder = " <title> " if match.kind == "series" and not by_author else " <author> "
         masked[match.start] = placeholder
         for i in range(match.start + 1, match.end):
             masked[i] = ""

@@ -95,7 +95,7 @@ def rule_intent(masked: str) -> str | None:
 
 
 # Bump when the pipeline changes, so an artifact trained by older code is refused.
-MODEL_VERSION = "tfidf-linearsvc-2"
+MODEL_VERSION = "tfidf-linearsvc-3"
 
 
 def _data_hash(*paths: Path) -> str:
@@ -299,7 +299,11 @@ class IntentRouter:
         confidence = float(probs[best])
         # A message naming our catalog is never out of scope.
         if intent == "out_of_scope" and (entities.series_ids or entities.authors):
-            return IntentDecision("product_question", round(confidence, 3), "classifier")
+            intent = "product_question"
+        # "What else did the author of Monster write?" asks for the author's works: a listing, not
+        # a question about the one series named to point at them.
+        if entities.author_of and not entities.series_ids and intent == "product_question":
+            return IntentDecision("product_search", round(confidence, 4), "classifier")
         # "A cooking manga like Food Wars" searches for X's neighbours, not for X: a search or a
         # question about the one series compared against is a request for recommendations.
         if entities.similar_to and intent in ("product_search", "product_question") and len(entities.series_ids) <= 1:

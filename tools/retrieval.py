@@ -27,6 +27,7 @@ import numpy as np
 from mangaassist.settings import Settings
 from tools.catalog import Catalog, NameMatch
 from tools.embeddings import Embedder, get_embedder, normalise
+from tools.entities import extract_entities
 from tools.indexing import IndexReport, Progress, build_documents, load_seed, run_index, seed_path
 from tools.latency import simulate
 from tools.models import Series
@@ -233,12 +234,20 @@ class Retriever:
         if interest is not None and not interest.wanted():
             return []  # routing sent the turn elsewhere: nobody reads this search
         await simulate("knn")
-        hits = await self.backend.search(query, vector, max(k, RERANK_DEPTH), filters)
+        hits = await self.backend.search(self._lexical_text(query), vector, max(k, RERANK_DEPTH), filters)
         use_rerank = self.rerank_default if rerank is None else rerank
         if use_rerank and self.reranker is not None:
             await simulate("rerank")
             hits = self.reranker.rerank(query, hits)
         return hits[:k]
+
+    def _lexical_text(self, query: str) -> str:
+        """The words the lexical leg searches: the query's, and the names of the authors a series
+        named for its author stands for ("the guy who drew Death Note" finds Bakuman)."""
+        if self.catalog is None:
+            return query
+        ents = extract_entities(query, self.catalog)
+        return f"{query} {' '.join(ents.authors)}" if ents.author_of else query
 
     async def _similar(self, query: str, catalog: Catalog, interest: Interest | None = None) -> SimilarRequest | None:
         """The "like X" reading of `query`, with an X the name look-up missed resolved from its span.

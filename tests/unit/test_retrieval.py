@@ -101,6 +101,14 @@ async def test_praise_and_request_words_do_not_pull_up_reviews(services: object,
     assert set(reviews) <= entries, [h.doc_id for h in hits]
 
 
+@pytest.mark.parametrize("query", ["more manga from the creator of Death Note", "デスノートを描いた人の漫画"])
+async def test_a_series_named_for_its_author_finds_the_authors_other_works(services: object, query: str) -> None:
+    hits = await services.retrieval.search(query, 10, TURN)  # type: ignore[attr-defined]
+    top = list(dict.fromkeys(target_of(h) for h in hits))[:3]
+    # Death Note's writer and artist made Bakuman together; its artist drew Hikaru no Go.
+    assert {"series:bakuman", "series:hikaru-no-go"} <= set(top), top
+
+
 def test_the_reranker_has_no_review_feature(services: object) -> None:
     reranker = services.retrieval.reranker  # type: ignore[attr-defined]
     # A review answers for its series; its type is no evidence that it answers the question.

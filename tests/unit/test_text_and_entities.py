@@ -248,6 +248,34 @@ def test_an_author_is_one_person_under_every_romanisation_of_their_name(services
     assert all("Junji Ito" in s.authors for s in catalog.by_author("Junji Ito"))
 
 
+@pytest.mark.parametrize(
+    ("text", "series", "authors"),
+    [
+        ("more manga from the creator of Death Note", "death-note", {"Tsugumi Ohba", "Takeshi Obata"}),
+        ("anything else by the woman who wrote Nana?", "nana", {"Ai Yazawa"}),
+        ("same mangaka as Fruits Basket", "fruits-basket", {"Natsuki Takaya"}),
+        ("Chainsaw Man's author did other stuff right?", "chainsaw-man", {"Tatsuki Fujimoto"}),
+        ("モンスターの作者の漫画が読みたい", "monster", {"Naoki Urasawa"}),
+        ("NANAを描いた人の他の作品", "nana", {"Ai Yazawa"}),
+        ("フルーツバスケットと同じ作者の漫画", "fruits-basket", {"Natsuki Takaya"}),
+    ],
+)
+def test_a_series_named_for_its_author_stands_for_the_author(services, text, series, authors):
+    ents = extract_entities(text, services.catalog)
+    assert ents.author_of == [series] and series not in ents.series_ids
+    assert set(ents.authors) == authors
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["who is the author of Death Note?", "who drew Chainsaw Man", "モンスターの作者って誰？", "NANAの作者の名前は？",
+     "ワンピースの人気キャラは？", "the art of Berserk is amazing", "is Death Note by Ohba in stock?"],
+)
+def test_asking_who_made_a_series_or_about_it_is_no_author_reference(services, text):
+    ents = extract_entities(text, services.catalog)
+    assert ents.author_of == [] and ents.series_ids
+
+
 def test_an_authors_works_come_best_known_first(services):
     catalog = services.catalog
     authors = {a for s in catalog.series.values() for a in s.authors}

@@ -50,6 +50,29 @@ async def test_an_authors_shelf_starts_with_their_best_known_works(runner, servi
     assert shown[0] in ("cardcaptor-sakura", "goodnight-punpun")  # the works readers reviewed
 
 
+@pytest.mark.parametrize(
+    ("message", "named", "author"),
+    [("what else did the creator of Monster write?", "monster", "Naoki Urasawa"),
+     ("フルーツバスケットと同じ作者の漫画ある？", "fruits-basket", "Natsuki Takaya"),
+     ("デスノートの作者の他の作品は？", "death-note", "Takeshi Obata")],
+)
+async def test_a_series_named_for_its_author_lists_the_authors_other_works_first(runner, services, message, named, author):
+    result = await runner.run(message)
+    assert result.intent == "product_search"
+    shown = [services.catalog.product(c.asin).series_id for c in result.products]
+    works = {s.series_id for s in services.catalog.by_author(author)}
+    assert shown and set(shown) <= works | {named}
+    # The series named is what the shopper already knows: it comes after the others, if at all.
+    assert shown[0] != named or len(works) == 1
+
+
+async def test_asking_who_made_a_series_is_a_question_about_it(runner, services):
+    result = await runner.run("who is the author of Monster?")
+    assert result.intent == "product_question"
+    assert services.catalog.product(result.products[0].asin).series_id == "monster"
+    assert "Urasawa" in result.text
+
+
 async def test_japanese_price_question(runner, services):
     result = await runner.run("ワンピースの5巻はいくらですか？")
     assert result.intent == "price_check" and result.language == "ja"
