@@ -86,6 +86,11 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
 _CONTINUATION = re.compile(r"続き|続巻|\bnext (?:volume|vol|book|one)\b|\brest of (?:the )?series\b")
 
 
+# Plural things to read ("stories", "books", "comics", "titles", "ones"), in English: Japanese
+# does not mark the plural.
+_PLURAL_ASK = re.compile(r"\b(?:stories|books|comics|titles|ones|mangas)\b")
+
+
 def rule_intent(masked: str) -> str | None:
     """The stage-1 intent when a high-precision pattern fires."""
     for intent, pattern in _RULES:
@@ -303,6 +308,13 @@ class IntentRouter:
         # "What else did the author of Monster write?" asks for the author's works: a listing, not
         # a question about the one series named to point at them.
         if entities.author_of and not entities.series_ids and intent == "product_question":
+            return IntentDecision("product_search", round(confidence, 4), "classifier")
+        # "Any stories about lonely robots?" names no title and asks for more than one: a search,
+        # whose shelf shows several, not a question answered by the one best guess.
+        if (
+            intent == "product_question" and not (entities.series_ids or entities.authors)
+            and _PLURAL_ASK.search(masked)
+        ):
             return IntentDecision("product_search", round(confidence, 4), "classifier")
         # "A cooking manga like Food Wars" searches for X's neighbours, not for X: a search or a
         # question about the one series compared against is a request for recommendations.

@@ -109,6 +109,22 @@ def test_reading_one_series_on_is_a_search_for_it(services, text, intent):
     assert services.intents.classify(extract_entities(text, services.catalog)).intent == intent
 
 
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # No title, and more than one thing to read asked for: a search (several cards).
+        ("any stories about lonely robots?", "product_search"),
+        ("books where a cat is the narrator", "product_search"),
+        # A question about one series stays one.
+        ("how many books are in the Fruits Basket collector's edition?", "product_question"),
+        ("is there a manga about a chef in space?", "recommendation"),
+    ],
+)
+def test_an_untitled_question_asking_for_several_is_a_search(services, text, intent):
+    decision = services.intents.classify(extract_entities(text, services.catalog))
+    assert decision.intent == intent
+
+
 def test_catalog_utterances_describe_every_series_in_both_languages(services):
     catalog = services.catalog
     rows = catalog_utterances(catalog)
