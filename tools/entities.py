@@ -254,7 +254,9 @@ def _extract_entities(text: str, catalog: Catalog) -> Entities:
     masked_text = "".join(masked)
     if m := _MAX_VOLUMES.search(masked_text):
         limit = int(next(g for g in m.groups() if g))
-        ents.max_volumes = limit - 1 if "未満" in m.group() or "less than" in m.group() or "fewer than" in m.group() else limit
+        # "Under 10", "fewer than 10", "10巻未満" leave 10 out; "up to", "within", "10巻以内" keep it.
+        strict = any(w in m.group() for w in ("未満", "less than", "fewer than", "under"))
+        ents.max_volumes = limit - 1 if strict else limit
         masked_text = masked_text[: m.start()] + " <limit> " + masked_text[m.end() :]
     for pattern in _VOLUME_PATTERNS:
         if m := pattern.search(masked_text):

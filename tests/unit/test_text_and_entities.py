@@ -276,6 +276,15 @@ def test_asking_who_made_a_series_or_about_it_is_no_author_reference(services, t
     assert ents.author_of == [] and ents.series_ids
 
 
+@pytest.mark.parametrize(
+    ("text", "most"),
+    [("horror under 10 volumes", 9), ("fewer than 10 volumes", 9), ("10巻未満の漫画", 9),
+     ("up to 10 volumes", 10), ("within 10 volumes", 10), ("10 volumes or less", 10), ("10巻以内", 10)],
+)
+def test_a_length_limit_keeps_or_leaves_out_its_number_as_said(services, text, most):
+    assert extract_entities(text, services.catalog).max_volumes == most
+
+
 def test_an_authors_works_come_best_known_first(services):
     catalog = services.catalog
     authors = {a for s in catalog.series.values() for a in s.authors}
