@@ -123,6 +123,7 @@ async def plan_tools(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "authors": ents.get("authors", []),
         # Named only to point at their authors: the shopper knows them, so they come last.
         "author_of": ents.get("author_of", []),
+        "count": ents.get("count"),
         # Series the shopper ruled out, by name or by author: no tool shows them.
         "excluded_series": sorted(
             set(ents.get("excluded_series", []))

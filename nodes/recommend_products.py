@@ -10,7 +10,7 @@ from graph.resources import services as load_services
 from graph.speculation import turn_retrieval
 from graph.state import Context, State, context_of
 from graph.timing import timed
-from tools.cards import product_cards
+from tools.cards import product_cards, shown_count
 from tools.latency import simulate
 from tools.recommendations import RecommendationRequest, blend_retrieval
 
@@ -46,7 +46,7 @@ async def recommend_products(state: State, runtime: Runtime[Context]) -> dict[st
         )
     )
     retrieval = await turn_retrieval(state.get("retrieval", {}), context.speculation)
-    picks = blend_retrieval(ranking, retrieval.get("hits", []), limit)
+    picks = blend_retrieval(ranking, retrieval.get("hits", []), shown_count(plan, limit))
     asins = [
         p.asin
         for r in picks

@@ -9,7 +9,7 @@ from langgraph.runtime import Runtime
 
 from graph.state import Context, State
 from graph.timing import timed
-from tools.cards import product_cards
+from tools.cards import product_cards, shown_count
 from tools.catalog import volume_for
 from graph.resources import services as load_services
 from tools.retrieval import SearchFilters
@@ -90,8 +90,9 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
         series_ids = [s for s in series_ids if catalog.series[s].status == plan["status"]]
     if plan["max_volumes"]:
         series_ids = [s for s in series_ids if catalog.series[s].volumes <= plan["max_volumes"]]
+    shown = shown_count(plan, limit)
     asins = []
-    for sid in series_ids[:limit]:
+    for sid in series_ids[:shown]:
         vol = volume_for(catalog.series[sid], plan["volume"])
         if product := catalog.volume(sid, vol, plan["format"], plan["edition"]):
             asins.append(product.asin)
@@ -99,7 +100,7 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
     return {
         "tool_results": {
             "search": {
-                "series_ids": series_ids[:limit],
+                "series_ids": series_ids[:shown],
                 "on_sale": on_sale,
                 "not_carried": not_carried,
                 "cards": [c.model_dump() for c in cards],

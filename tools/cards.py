@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from mangaassist.contracts import ProductCard
 from tools.catalog import Catalog
 from tools.pricing import PricingTool
+
+
+def shown_count(plan: Mapping[str, Any], most: int) -> int:
+    """How many cards a listing shows: as many as the shopper asked for ("top 3"), at most `most`."""
+    asked = plan.get("count")
+    return min(asked, most) if asked else most
 
 
 def edition_for(language: str, edition: str | None) -> str:

@@ -139,6 +139,19 @@ _LATEST_VOLUME = re.compile(
     r"\b(?:last|final|latest|newest|most recent|new)\s+(?:volume|vol\.?|book)\b|最終巻|最新巻|最新刊|最後の巻"
 )
 _EN_ORD_MAP = {"1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
+_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+            "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+# How many to show: "top 3", "give me two horror manga", "3 recommendations", "3つ", "5作品". A
+# number is a count only after a request or before a word for picks: "I read 3 manga this week"
+# asks for nothing, and volumes ("the first 3 books", "3巻", "3冊") are no count.
+_NUMBER = r"(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)"
+_COUNT = re.compile(
+    rf"\b(?:top|best|give me|recommend|suggest|show me|list|name|pick)\s+(?:me\s+)?{_NUMBER}\b"
+    r"(?!\s*(?:volumes?|vols?|books?|<n>))"
+    rf"|\b{_NUMBER}\s+(?:(?:good|great|more|other|different|new|similar|fun)\s+)?"
+    r"(?:recommendations|suggestions|picks|options|ideas)\b"
+    r"|(\d{1,2}|[二三四五六七八九十])\s*(?:つ|作品|作|タイトル)"
+)
 
 
 class Entities(BaseModel):
@@ -155,6 +168,8 @@ class Entities(BaseModel):
     # Names the shopper rules out ("but not Junji Ito", "伊藤潤二以外"): not among the names above.
     excluded_series: list[str] = Field(default_factory=list)
     excluded_authors: list[str] = Field(default_factory=list)
+    # How many series the shopper asked to see ("top 3", "give me two", "3つ教えて").
+    count: int | None = None
     # Series named for their author ("the author of Death Note"): their authors are in `authors`.
     author_of: list[str] = Field(default_factory=list)
     status: str | None = None  # "completed" or "ongoing", when the shopper filters on it
@@ -301,6 +316,9 @@ def _extract_entities(text: str, catalog: Catalog) -> Entities:
             if pattern.search(masked_text):
                 ents.ordinal = value
                 break
+    if m := _COUNT.search(masked_text):
+        word = next(g for g in m.groups() if g)
+        ents.count = int(word) if word.isdigit() else _NUMBERS[word]
     ents.anaphora = bool(_ANAPHORA.search(masked_text))
     ents.similar_to = bool(_SIMILAR.search(masked_text)) or bool(
         (ents.series_ids or ents.authors) and _SIMILAR_BACK.search(masked_text)

@@ -285,6 +285,18 @@ def test_a_length_limit_keeps_or_leaves_out_its_number_as_said(services, text, m
     assert extract_entities(text, services.catalog).max_volumes == most
 
 
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [("give me three horror manga", 3), ("top 5 romance series", 5), ("3 recommendations for a beginner", 3),
+     ("recommend 2 titles like Berserk", 2), ("オススメのスポーツ漫画を3つ", 3), ("ホラー漫画5作品教えて", 5),
+     # Volumes, and numbers that ask for nothing, are no count.
+     ("the first 3 books of One Piece", None), ("give me 3 volumes of Naruto", None), ("3冊ください", None),
+     ("One Piece 3巻", None), ("I read 3 manga this week", None)],
+)
+def test_how_many_series_the_shopper_asks_for(services, text, count):
+    assert extract_entities(text, services.catalog).count == count
+
+
 def test_an_authors_works_come_best_known_first(services):
     catalog = services.catalog
     authors = {a for s in catalog.series.values() for a in s.authors}

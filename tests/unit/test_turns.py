@@ -73,6 +73,14 @@ async def test_asking_who_made_a_series_is_a_question_about_it(runner, services)
     assert "Urasawa" in result.text
 
 
+@pytest.mark.parametrize(("message", "count"), [("give me two horror manga", 2), ("オススメのスポーツ漫画を3つ", 3),
+                                              ("top 3 shojo romance series", 3)])
+async def test_a_listing_shows_as_many_as_asked(runner, message, count):
+    result = await runner.run(message)
+    assert result.intent in ("recommendation", "product_search")
+    assert len(result.products) == count
+
+
 async def test_japanese_price_question(runner, services):
     result = await runner.run("ワンピースの5巻はいくらですか？")
     assert result.intent == "price_check" and result.language == "ja"
