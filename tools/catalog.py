@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 from collections import defaultdict
@@ -30,6 +31,11 @@ _MAX_NAME_WORDS = 10
 # A Latin name this long (letters, no spaces) is also found misspelt by one letter ("jujutsu kaisn",
 # "chainsaw mann"); shorter ones are too close to ordinary words ("monsters", "nanas").
 _FUZZY_MIN_CHARS = 8
+# A name of several words (up to four) and 11+ letters may be misspelt once in each of its words
+# of 5+ letters ("jujitsu kaizen", "vinlund sagga").
+_FUZZY_WORDWISE_MIN_CHARS = 11
+_FUZZY_WORDWISE_MAX_WORDS = 4
+_FUZZY_WORD_MIN_CHARS = 5
 _NAMES_CACHE = 1024
 # Titles that are everyday English words match only when written as a title (capitalised).
 _COMMON_WORDS = frozenset(
@@ -95,6 +101,9 @@ class Catalog:
         self._one_off: dict[str, set[str]] = defaultdict(set)
         self._one_off_words = 0  # the most words of a name in `_one_off`
         self._one_off_vocab: set[str] = set()  # every word of those names
+        # Every word of a long name of several words, with one letter dropped (and as it is) -> the
+        # words: a name misspelt in two of its words ("jujitsu kaizen") is found word by word.
+        self._word_one_off: dict[str, set[str]] = defaultdict(set)
         # Distinctive parts of series names, read in shoppers' messages only.
         self._en_parts: dict[str, tuple[str, str]] = {}  # phrase -> (kind, key), as `_en_names`
         self._ja_parts: list[tuple[str, str, str]] = []  # as `_ja_names`
@@ -158,6 +167,10 @@ class Catalog:
                 self._one_off_vocab.update(phrase.split())
                 for variant in one_letter_dropped(squeezed):
                     self._one_off[variant].add(phrase)
+                if len(squeezed) >= _FUZZY_WORDWISE_MIN_CHARS and " " in phrase:
+                    for word in phrase.split():
+                        for variant in one_letter_dropped(word):
+                            self._word_one_off[variant].add(word)
         # Longest first, so "tokyo ghoul re" wins over "tokyo ghoul".
         self._ja_names.sort(key=lambda item: -len(item[0]))
         self._ja_names_by_char = _by_first_char(self._ja_names)
@@ -371,17 +384,49 @@ class Catalog:
         return compact(self.series[series_id].title) in _COMMON_WORDS
 
     def _misspelt_name(self, words: list[tuple[str, int, int]]) -> tuple[str, str] | None:
-        """The one name these words spell with one letter wrong, missing, extra or swapped."""
+        """The one name these words spell with one letter wrong, missing, extra or swapped (in each
+        word of 5+ letters, for a long name of several words)."""
+        plain = [w for w, _, _ in words]
+        squeezed = "".join(plain)
+        if len(squeezed) < _FUZZY_MIN_CHARS or " ".join(plain) in self._en_names:
+            return None
         # One edit changes one word at most (or joins two): the others are words of some name. This
         # check keeps a long message from costing a look-up per word run.
-        if sum(w not in self._one_off_vocab for w, _, _ in words) > 1:
-            return None
-        squeezed = "".join(w for w, _, _ in words)
-        if len(squeezed) < _FUZZY_MIN_CHARS or " ".join(w for w, _, _ in words) in self._en_names:
-            return None
-        names = {p for v in one_letter_dropped(squeezed) for p in self._one_off.get(v, ())}
-        hits = {self._en_names[p] for p in names if one_edit_apart(squeezed, p.replace(" ", ""))}
+        if sum(w not in self._one_off_vocab for w in plain) <= 1:
+            names = {p for v in one_letter_dropped(squeezed) for p in self._one_off.get(v, ())}
+            hits = {self._en_names[p] for p in names if one_edit_apart(squeezed, p.replace(" ", ""))}
+        else:
+            hits = set()
+        # Two letters dropped at most.
+        if not hits and len(plain) >= 2 and len(squeezed) >= _FUZZY_WORDWISE_MIN_CHARS - 2:
+            hits = self._misspelt_word_by_word(plain)
         return hits.pop() if len(hits) == 1 else None
+
+    def _misspelt_word_by_word(self, words: list[str]) -> set[tuple[str, str]]:
+        """The long names of several words these words spell with at most one letter wrong in each."""
+        if len(words) > _FUZZY_WORDWISE_MAX_WORDS:
+            return set()
+        choices = []
+        for word in words:
+            # Short words are spelt as they are: "no" is not "na".
+            near = {word} if word in self._one_off_vocab else self._near_words(word)
+            if not near:
+                return set()
+            choices.append(near)
+        phrases = (" ".join(p) for p in itertools.product(*choices))
+        return {
+            self._en_names[p] for p in phrases
+            if p in self._en_names and len(p.replace(" ", "")) >= _FUZZY_WORDWISE_MIN_CHARS
+        }
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one catalog per process, words repeat across runs
+    def _near_words(self, word: str) -> frozenset[str]:
+        """Words of long names one letter away from `word` (5+ letters)."""
+        if len(word) < _FUZZY_WORD_MIN_CHARS:
+            return frozenset()
+        return frozenset(
+            w for v in one_letter_dropped(word) for w in self._word_one_off.get(v, ()) if one_edit_apart(word, w)
+        )
 
     def product(self, asin: str) -> Product | None:
         """The product with this store id, if the store sells it."""

@@ -79,12 +79,21 @@ def reranker_path(settings: Settings) -> Path:
     return settings.index_path / name
 
 
+# A lower-case word a story is told with ("a manga about a shogi prodigy"), not a title asked for.
+_DESCRIBED = re.compile(r"\b(?:about|featuring|involving|with|where)\s+(?:(?:a|an|the|some)\s+)?$")
+
+
 def _name_like(query: str, word: str) -> bool:
-    """Katakana runs, capitalised words, or any word of a short request ("got frieran?")."""
+    """Katakana runs, capitalised words, or any word of a short request ("got frieran?") but one
+    that describes ("about a shogi prodigy")."""
     if not word.isascii():
         return True
     if re.search(rf"(?<!^)\b{re.escape(word.capitalize())}", query.strip()):
         return True
+    norm = normalize(query)
+    at = re.search(rf"\b{re.escape(word)}\b", norm)
+    if at is not None and _DESCRIBED.search(norm[: at.start()]):
+        return False
     return len(query.split()) <= 5
 
 

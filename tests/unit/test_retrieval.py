@@ -139,6 +139,9 @@ def test_unknown_titles_are_reported(services: object) -> None:
     retriever = services.retrieval  # type: ignore[attr-defined]
     assert "zxqvorp" in retriever.unknown_terms("do you have Zxqvorp Chronicles?")
     assert retriever.unknown_terms("do you have Berserk?") == []
+    # A word a story is told with is no title asked for, even in a short request.
+    assert retriever.unknown_terms("manga about a shogi prodigy") == []
+    assert "frieran" in retriever.unknown_terms("got frieran?")
 
 
 async def test_shelf_scores_the_cards_of_real_turns_on_series_cases_only(tmp_path: Path, runner: object) -> None:

@@ -140,8 +140,23 @@ def test_a_name_misspelt_by_one_letter_is_still_found(services, text, key):
 
 
 @pytest.mark.parametrize(
+    "text, key",
+    [
+        ("jujitsu kaizen vol 1", "jujutsu-kaisen"),
+        ("atack on titen", "attack-on-titan"),
+        ("vinlund sagga", "vinland-saga"),
+        ("the quintessentail quintuplits", "the-quintessential-quintuplets"),
+    ],
+)
+def test_a_long_name_misspelt_once_in_each_word_is_still_found(services, text, key):
+    assert [m.key for m in services.catalog.find_names(text)] == [key]
+
+
+@pytest.mark.parametrize(
     "text",
-    ["I want monsters manga", "a girl in another world", "berserkk", "anything happier"],
+    ["I want monsters manga", "a girl in another world", "berserkk", "anything happier",
+     # Word by word only for names of 11+ letters, and only words of 5+ letters are read misspelt.
+     "blu lock", "one peace"],
 )
 def test_short_names_and_ordinary_words_are_not_guessed_at(services, text):
     # Names under eight letters and common-word titles match only as written.
