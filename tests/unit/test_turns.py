@@ -81,6 +81,15 @@ async def test_a_listing_shows_as_many_as_asked(runner, message, count):
     assert len(result.products) == count
 
 
+async def test_a_series_looked_for_by_name_comes_with_what_continues_it(runner, services):
+    shown = lambda result: [services.catalog.product(c.asin).series_id for c in result.products]  # noqa: E731
+    assert shown(await runner.run("do you have tokyo ghoul?")) == ["tokyo-ghoul", "tokyo-ghoul-re"]
+    assert shown(await runner.run("NARUTOある？")) == ["naruto", "boruto-naruto-next-generations"]
+    # A volume asked for is of the series named; a price question is about it alone.
+    assert shown(await runner.run("naruto vol 3")) == ["naruto"]
+    assert shown(await runner.run("how much is tokyo ghoul vol 1?")) == ["tokyo-ghoul"]
+
+
 async def test_japanese_price_question(runner, services):
     result = await runner.run("ワンピースの5巻はいくらですか？")
     assert result.intent == "price_check" and result.language == "ja"
