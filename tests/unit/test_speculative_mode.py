@@ -127,11 +127,14 @@ async def test_a_search_nothing_reads_is_not_waited_for(slow_search):
     assert get_breakers()["retrieval"].snapshot()["window_failures"] == failures
 
 
-async def test_a_turn_routing_sends_elsewhere_pays_for_no_query_embedding(warm_retrieval, services, monkeypatch):
+async def test_a_turn_routing_sends_elsewhere_pays_for_no_query_embedding(warm_retrieval, monkeypatch):
+    from graph.resources import services as graph_services
     from tests.unit.test_query_embedding import CountingEmbedder
 
-    counting = CountingEmbedder(services.retrieval.embedder)
-    monkeypatch.setattr(services.retrieval, "embedder", counting)
+    # The services the graph's nodes use (another test may have rebuilt the process's services).
+    retrieval = (await graph_services()).retrieval
+    counting = CountingEmbedder(retrieval.embedder)
+    monkeypatch.setattr(retrieval, "embedder", counting)
     # Long enough that only routing's verdict can end the embedding's wait.
     monkeypatch.setattr(get_settings(), "speculative_routing_wait_ms", 60_000.0)
     compiled = graph.builder.builder.compile(checkpointer=InMemorySaver())
