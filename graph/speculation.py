@@ -62,7 +62,8 @@ class Speculation:
         sends the turn elsewhere the embedding (the costly part) is never computed.
         """
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._routed.wait(), get_settings().speculative_routing_wait_ms / 1000)
+            wait_s = get_settings().speculative_routing_wait_ms / 1000
+            await asyncio.wait_for(self._routed.wait(), wait_s)
 
     @property
     def finished(self) -> bool:

@@ -46,7 +46,8 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
     if state["intent"] == "product_search" and plan["volume"] is None:
         # A series looked for by name comes with what continues it: "Tokyo Ghoul" shows Tokyo
         # Ghoul:re after it, "Naruto" Boruto (a volume asked for is of the one named).
-        series_ids += [c for sid in plan["series_ids"] for c in catalog.continuations(sid) if c not in series_ids]
+        following = [c for sid in plan["series_ids"] for c in catalog.continuations(sid)]
+        series_ids += [c for c in following if c not in series_ids]
     for author in plan["authors"]:
         series_ids += [s.series_id for s in catalog.by_author(author) if s.series_id not in series_ids]
     # "The author of Death Note": the works the shopper did not name come first.

@@ -22,11 +22,13 @@ from tools.retrieval import SearchFilters
 async def _search(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     services = await load_services()
     speculative = get_settings().speculative_retrieval
-    # The query's embedding waits for routing's verdict, and is skipped when routing abandons the search.
+    # The query's embedding waits for routing's verdict, and is skipped when routing abandons the
+    # search.
     interest = runtime.context.speculation if speculative and runtime.context is not None else None
     # Either language: a Japanese question may be answered by an English synopsis and back.
     hits = await services.retrieval.search(
-        state["user_text"], services.settings.retrieval_k, SearchFilters(doc_types=TURN_DOC_TYPES), interest=interest
+        state["user_text"], services.settings.retrieval_k, SearchFilters(doc_types=TURN_DOC_TYPES),
+        interest=interest,
     )
     return {
         "retrieval": {

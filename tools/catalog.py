@@ -424,9 +424,8 @@ class Catalog:
         """Words of long names one letter away from `word` (5+ letters)."""
         if len(word) < _FUZZY_WORD_MIN_CHARS:
             return frozenset()
-        return frozenset(
-            w for v in one_letter_dropped(word) for w in self._word_one_off.get(v, ()) if one_edit_apart(word, w)
-        )
+        near = (w for v in one_letter_dropped(word) for w in self._word_one_off.get(v, ()))
+        return frozenset(w for w in near if one_edit_apart(word, w))
 
     def product(self, asin: str) -> Product | None:
         """The product with this store id, if the store sells it."""
@@ -460,7 +459,9 @@ class Catalog:
     def best_known_first(self, series: Iterable[Series]) -> list[Series]:
         """`series` ordered best known first, as far as the store can tell: by their reader reviews,
         then by length (a series runs long only while readers keep buying it)."""
-        return sorted(series, key=lambda s: (-len(self.reviews.get(s.series_id, ())), -s.volumes, s.series_id))
+        return sorted(
+            series, key=lambda s: (-len(self.reviews.get(s.series_id, ())), -s.volumes, s.series_id)
+        )
 
 
 def _by_first_char(names: list[tuple[str, str, str]]) -> dict[str, list[int]]:

@@ -101,7 +101,9 @@ _AUTHOR_OF_AFTER = re.compile(
 
 # "Who is the author of Death Note?", "怪獣8号の作者って誰？": a question about the series itself
 # (its answer names the author), not a request for the author's works.
-_ASKS_WHO = re.compile(r"(?:^|[.?!,]\s*)who\b|\bwho(?:'s| is| was| are| were)\b|誰|だれ|どなた|(?:なん|何)て(?:人|名前)|名前")
+_ASKS_WHO = re.compile(
+    r"(?:^|[.?!,]\s*)who\b|\bwho(?:'s| is| was| are| were)\b|誰|だれ|どなた|(?:なん|何)て(?:人|名前)|名前"
+)
 
 
 def _names_author(norm: str, start: int, end: int) -> bool:
@@ -113,6 +115,8 @@ def _names_author(norm: str, start: int, end: int) -> bool:
     if (m := _AUTHOR_OF_AFTER.match(after)) and (not m.group().endswith("人") or "いた" in m.group()):
         return True
     return bool(_AUTHOR_OF_BEFORE.search(norm[max(0, start - 40):start]))
+
+
 _SIMILAR = re.compile(
     katakana_to_hiragana(rf"{SIMILAR_BEFORE}\s*{_NAME_SLOT}|{_NAME_SLOT}\s*{SIMILAR_AFTER}")
 )
@@ -139,8 +143,10 @@ _LATEST_VOLUME = re.compile(
     r"\b(?:last|final|latest|newest|most recent|new)\s+(?:volume|vol\.?|book)\b|最終巻|最新巻|最新刊|最後の巻"
 )
 _EN_ORD_MAP = {"1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
-_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
-            "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_NUMBERS = {
+    "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+    "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
+}
 # How many to show: "top 3", "give me two horror manga", "3 recommendations", "3つ", "5作品". A
 # number is a count only after a request or before a word for picks: "I read 3 manga this week"
 # asks for nothing, and volumes ("the first 3 books", "3巻", "3冊") are no count.

@@ -122,7 +122,7 @@ class _PendingEmbedding:
     async def settled(self) -> None:
         """Return once every caller knows whether it wants the vector (at once if one surely does)."""
         if all(caller is not None for caller in self.callers):
-            await asyncio.gather(*(caller.settled() for caller in self.callers if caller is not None))
+            await asyncio.gather(*(c.settled() for c in self.callers if c is not None))
 
 
 @dataclass
@@ -243,7 +243,9 @@ class Retriever:
         if interest is not None and not interest.wanted():
             return []  # routing sent the turn elsewhere: nobody reads this search
         await simulate("knn")
-        hits = await self.backend.search(self._lexical_text(query), vector, max(k, RERANK_DEPTH), filters)
+        hits = await self.backend.search(
+            self._lexical_text(query), vector, max(k, RERANK_DEPTH), filters
+        )
         use_rerank = self.rerank_default if rerank is None else rerank
         if use_rerank and self.reranker is not None:
             await simulate("rerank")
