@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime
 from graph.state import Context, State
 from graph.timing import timed
 from tools.cards import product_cards, shown_count
-from tools.catalog import volume_for
+from tools.catalog import Catalog, volume_for
 from graph.resources import services as load_services
 from tools.retrieval import SearchFilters
 from tools.similar import spelled_like
@@ -32,6 +32,18 @@ _STORY_CHARS = 16
 def _describes_a_story(text: str) -> bool:
     words, chars = message_size(text)
     return words >= _STORY_WORDS or chars >= _STORY_CHARS
+
+
+# Words of a message that describes something rather than asking for a title by its name.
+_DESCRIPTION_WORDS = 5
+
+
+def _maybe_only_a_word(plan: dict[str, Any], text: str, catalog: Catalog) -> bool:
+    """Whether the series named may be no name at all, in a message describing something."""
+    return (
+        bool(plan["series_ids"]) and not plan["authors"] and plan["volume"] is None
+        and not catalog.names_decide(text) and message_size(text)[0] >= _DESCRIPTION_WORDS
+    )
 
 
 @timed
@@ -63,8 +75,12 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
     # manga for girls") but also turn up in a story's description ("orphans ... raised as food for
     # demons" reads as cooking and supernatural, "two girls ..." as shojo), so it comes first either way.
     sure: list[str] = []
-    if not series_ids:
-        text = state["user_text"]
+    text = state["user_text"]
+    # A name that may be just a word ("Mars", "Monster": one Latin word, or an everyday one), in a
+    # message that describes something ("astronauts fighting giant cockroaches on Mars"), is shown
+    # first, and the search runs as well.
+    named_first = series_ids if _maybe_only_a_word(plan, text, catalog) else []
+    if not series_ids or named_first:
         everything = services.retrieval.search(text, limit * 4, SearchFilters(doc_types=SHELF))
         if genres and not _describes_a_story(text):
             # Side by side, on the one query vector: a second search after the first would add its
@@ -82,7 +98,7 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
             not_carried = [] if series_ids else not_carried
         else:
             sure = [h.series_id for h in hits[:1] if h.series_id and h.scores.get("rerank", 0.0) >= SURE]
-            series_ids = found
+            series_ids = [*named_first, *found]
         if genres and len(series_ids) < limit:
             extra = catalog.best_known_first(s for s in catalog.series.values() if set(genres) <= set(s.genres))
             series_ids += [s.series_id for s in extra if s.series_id not in series_ids]

@@ -84,6 +84,12 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 # The rest of a series: its next volume, what follows the one read.
 _CONTINUATION = re.compile(r"続き|続巻|\bnext (?:volume|vol|book|one)\b|\brest of (?:the )?series\b")
+# Wanting to read the title itself: "I want to read Berserk", "wanna try <title>", "ベルセルク読みたい".
+_WANTS_THE_TITLE = re.compile(
+    r"\b(?:want|wanna|would like|'d like|need|going|gonna)\s+(?:to\s+)?(?:read|start|try|begin|buy|get)"
+    r"\s+<title>"
+    r"|<title>\s*(?:を|が|も)?\s*(?:読みたい|読んでみたい|読み始めたい|買いたい|欲しい|ほしい)"
+)
 
 
 # Plural things to read ("stories", "books", "comics", "titles", "ones"), in English: Japanese
@@ -320,12 +326,12 @@ class IntentRouter:
         # question about the one series compared against is a request for recommendations.
         if entities.similar_to and intent in ("product_search", "product_question") and len(entities.series_ids) <= 1:
             return IntentDecision("recommendation", round(confidence, 4), "classifier")
-        # Wanting to read one named series from a volume, or on ("呪術廻戦 0巻から読みたい",
-        # "Dandadanの続きが読みたい", "ワンピースの最新刊読みたい") asks for that series, not for its
-        # neighbours, which is all a recommendation seeded with it would show.
+        # Wanting to read one named series, from a volume, or on ("I want to read Berserk",
+        # "呪術廻戦 0巻から読みたい", "Dandadanの続きが読みたい", "ワンピースの最新刊読みたい") asks for that
+        # series, not for its neighbours, which is all a recommendation seeded with it would show.
         if (
             intent == "recommendation" and len(entities.series_ids) == 1 and not entities.similar_to
-            and (entities.volume is not None or _CONTINUATION.search(masked))
+            and (entities.volume is not None or _CONTINUATION.search(masked) or _WANTS_THE_TITLE.search(masked))
         ):
             return IntentDecision("product_search", round(confidence, 4), "classifier")
         return IntentDecision(intent, round(confidence, 4), "classifier")

@@ -100,6 +100,9 @@ def test_a_search_like_one_series_is_a_request_for_recommendations(services, tex
         ("Dandadanの続きが読みたい", "product_search"),
         ("ワンピースの最新刊読みたい", "product_search"),
         ("I want to read Berserk from volume 1", "product_search"),
+        ("I want to read Berserk", "product_search"),
+        ("ベルセルクを読んでみたい", "product_search"),
+        ("i wanna try chainsaw man", "product_search"),
         # Finishing a series and asking what to read next is a request for others.
         ("just finished Kimi ni Todoke, what should I read next?", "recommendation"),
         ("something like Berserk volume 1", "recommendation"),
