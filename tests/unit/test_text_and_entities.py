@@ -177,6 +177,13 @@ def test_mood_words_name_their_genre(services, text, genre):
     assert genre in extract_entities(text, services.catalog).genres
 
 
+def test_a_good_read_is_no_comedy(services):
+    # "面白い漫画" asks for a good read; "笑える漫画" for a funny one.
+    assert extract_entities("面白い漫画ある？", services.catalog).genres == []
+    assert extract_entities("料理系で面白い漫画ないかな", services.catalog).genres == ["cooking"]
+    assert extract_entities("笑える漫画ある？", services.catalog).genres == ["comedy"]
+
+
 def test_the_stores_own_text_is_read_as_spelt(services):
     # Answers are looked up as written: a near-miss there is no title.
     assert services.catalog.find_names("jujutsu kaisn", misspelt=False) == []
