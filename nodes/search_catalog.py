@@ -54,12 +54,12 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
     plan = state["plan"]
     limit = services.settings.max_product_cards
     genres = plan["genres"]
+    text = state["user_text"]
     series_ids: list[str] = list(plan["series_ids"])
     if state["intent"] == "product_search" and plan["volume"] is None:
         # A series looked for by name comes with what continues it: "Tokyo Ghoul" shows Tokyo
         # Ghoul:re after it, "Naruto" Boruto (a volume asked for is of the one named).
-        following = [c for sid in plan["series_ids"] for c in catalog.continuations(sid)]
-        series_ids += [c for c in following if c not in series_ids]
+        series_ids += [c for c in catalog.continuations(*series_ids) if c not in series_ids]
     for author in plan["authors"]:
         series_ids += [s.series_id for s in catalog.by_author(author) if s.series_id not in series_ids]
     # "The author of Death Note": the works the shopper did not name come first.
@@ -70,12 +70,11 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
         series_ids = sorted(catalog.promoted_series, key=lambda sid: (not set(genres) & set(catalog.series[sid].genres), sid))
     filtered = bool(genres or plan["demographic"] or plan["status"] or plan["max_volumes"])
     # A name we have no document for is a title the store does not carry: say so, don't guess.
-    not_carried = [] if series_ids or filtered else services.retrieval.unknown_terms(state["user_text"])
+    not_carried = [] if series_ids or filtered else services.retrieval.unknown_terms(text)
     # A series the unfiltered search is sure of: genre and readership words are filters ("horror
     # manga for girls") but also turn up in a story's description ("orphans ... raised as food for
     # demons" reads as cooking and supernatural, "two girls ..." as shojo), so it comes first either way.
     sure: list[str] = []
-    text = state["user_text"]
     # A name that may be just a word ("Mars", "Monster": one Latin word, or an everyday one), in a
     # message that describes something ("astronauts fighting giant cockroaches on Mars"), is shown
     # first, and the search runs as well.

@@ -374,10 +374,10 @@ class Catalog:
             if len(title) >= _PART_MIN_CHARS and not self.titled_with_common_word(sid)
         }
 
-    def continuations(self, series_id: str) -> list[str]:
-        """Series whose title holds this one's: its sequels and spin-offs ("Tokyo Ghoul:re",
-        "Boruto: Naruto Next Generations")."""
-        return self._continuations.get(series_id, [])
+    def continuations(self, *series_ids: str) -> list[str]:
+        """Series whose title holds one of these: their sequels and spin-offs ("Tokyo Ghoul:re",
+        "Boruto: Naruto Next Generations"), in order, once each."""
+        return list(dict.fromkeys(c for sid in series_ids for c in self._continuations.get(sid, [])))
 
     def titled_with_common_word(self, series_id: str) -> bool:
         """Whether the series' title is an everyday word ("Another", "Monster")."""

@@ -107,9 +107,8 @@ _ASKS_WHO = re.compile(
 
 
 def _names_author(norm: str, start: int, end: int) -> bool:
-    """Whether the series name at `norm[start:end]` stands for its author."""
-    if _ASKS_WHO.search(norm):
-        return False
+    """Whether the series name at `norm[start:end]` stands for its author (the message not asking
+    who that is: see `_ASKS_WHO`)."""
     after = norm[end:end + 20]
     # "Xの人" alone is no author ("ワンピースの人気"): only after a verb of drawing or writing.
     if (m := _AUTHOR_OF_AFTER.match(after)) and (not m.group().endswith("人") or "いた" in m.group()):
@@ -257,8 +256,9 @@ def _extract_entities(text: str, catalog: Catalog) -> Entities:
     norm = katakana_to_hiragana(normalize(text))
     ents = Entities()
     masked = list(norm)
+    asks_who = _ASKS_WHO.search(norm) is not None
     for match in catalog.find_names(text):
-        by_author = match.kind == "series" and _names_author(norm, match.start, match.end)
+        by_author = match.kind == "series" and not asks_who and _names_author(norm, match.start, match.end)
         if _ruled_out(norm, match.start, match.end):
             target = ents.excluded_series if match.kind == "series" else ents.excluded_authors
         elif by_author:

@@ -172,7 +172,7 @@ class RecommendationsTool:
         excluded = set(req.seed_series) | set(req.purchased_series) | set(req.excluded_series)
         if req.similar_to:
             # Series like X: X's sequels and spin-offs ("Tokyo Ghoul:re") are more of X, not like it.
-            excluded.update(c for i in req.seed_series for c in self._catalog.continuations(i))
+            excluded.update(self._catalog.continuations(*req.seed_series))
         candidates = [t for t in self._traits.values() if t.series_id not in excluded]
         if req.genres:
             wanted = frozenset(req.genres)

@@ -330,7 +330,7 @@ class Retriever:
         hits = await self.backend.search(f"{similar.rest} {profile.terms()}", vector, SIMILAR_POOL, filters)
         own_ids = {s.series_id for s in catalog.by_author(similar.author)} if similar.author else set()
         # X's sequels and spin-offs ("Tokyo Ghoul:re") are more of X, not like it: left out with X.
-        sequels = {c for a in similar.anchors for c in catalog.continuations(a)}
+        sequels = set(catalog.continuations(*similar.anchors))
         excluded = (set(similar.anchors) - own_ids) | sequels
         fused_max = max((h.scores.get("fused", h.score) for h in hits), default=1.0) or 1.0
         scored = []
