@@ -97,6 +97,11 @@ def _delta_text(chunk: ModelResponseStream) -> str:
     return content if isinstance(content, str) else ""
 
 
+def _finished(chunk: ModelResponseStream) -> bool:
+    """Whether the chunk ends the answer (it carries the finish reason)."""
+    return bool(chunk.choices) and chunk.choices[0].finish_reason is not None
+
+
 # Who counts model calls refused by the cap (the served app's metrics). Graph code does not import
 # the server: the server registers its counter here.
 _cap_refusal_reporter: Callable[[str], None] | None = None
@@ -157,6 +162,12 @@ class ModelTier:
             async for chunk in stream:
                 if delta := _delta_text(chunk):
                     yield delta
+                # The answer is whole at its finish reason. Reading on to the end of the stream
+                # only waits for the server's last event and runs litellm's end-of-stream
+                # bookkeeping (the whole response rebuilt in a worker thread, a cost look-up,
+                # success callbacks), which nothing here reads: 3-4 ms of CPU a call.
+                if _finished(chunk):
+                    return
 
     @property
     def ready(self) -> bool:

@@ -60,6 +60,14 @@ def test_primary_answers_and_gets_the_grounded_prompt(tmp_path, llm):
     assert llm.requests("s-unused") == []
 
 
+def test_an_answer_is_whole_at_its_finish_chunk_however_long_the_server_keeps_the_stream(tmp_path, llm):
+    llm.script("p-hold", [{"kind": "ok", "text": PRIMARY_TEXT, "chunk_chars": 6, "hold_s": 120}])
+    result = _ask(_env(tmp_path, llm, "p-hold", "s-unused2"), "tell me about Frieren")
+    assert result["metadata"]["model_tier"] == "primary"
+    assert result["text"] == PRIMARY_TEXT
+    assert llm.requests("s-unused2") == []
+
+
 def test_primary_500_falls_back_to_secondary(tmp_path, llm):
     llm.script("p-500", [], default={"kind": "error", "status": 500})
     llm.script("s-ok", [{"kind": "ok", "text": SECONDARY_TEXT}])

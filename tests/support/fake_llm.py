@@ -43,7 +43,9 @@ Step kinds (JSON objects):
   connection is closed before any byte is sent, otherwise the headers and half of
   the JSON body are sent before the connection is closed.
 
-Every step also accepts ``"finish_reason"`` (default ``"stop"``).
+Every step also accepts ``"finish_reason"`` (default ``"stop"``). Streaming ``ok``/``slow``
+steps accept ``"hold_s"``: seconds the stream stays open after the finish chunk, before
+``[DONE]`` (default 0), as a server that is slow to end its stream.
 
 Client disconnects are expected (timeouts, cancelled streams) and never produce a
 traceback: waits are interrupted when the client goes away and later sends are
@@ -133,7 +135,7 @@ def _validate_step(step: Any) -> dict[str, Any]:
         status = step.get("status", 500)
         if not isinstance(status, int) or not 400 <= status <= 599:
             raise StepError(f"error step needs an HTTP error status (400-599), got {status!r}")
-    for key in ("delay_s", "seconds", "retry_after"):
+    for key in ("delay_s", "seconds", "retry_after", "hold_s"):
         if key in step and step[key] is not None:
             value = step[key]
             if not isinstance(value, (int, float)) or value < 0:
@@ -490,6 +492,10 @@ class _ScriptedCompletion(Response):
                 return
         finish = self.step.get("finish_reason", "stop")
         if not await self._body(_sse(completion.chunk({}, finish_reason=finish)), True):
+            return
+        hold = float(self.step.get("hold_s", 0) or 0)
+        if hold and not await self._wait(hold):
+            await self._finish_interrupted()
             return
         if self.include_usage:
             if not await self._body(_sse(completion.usage_chunk(self._usage(text))), True):

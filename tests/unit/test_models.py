@@ -24,8 +24,10 @@ from mangaassist.settings import get_settings
 from server import telemetry
 
 
-def _chunk(content: str | None = None, role: str | None = None) -> ModelResponseStream:
-    return ModelResponseStream(choices=[StreamingChoices(delta=Delta(content=content, role=role))])
+def _chunk(content: str | None = None, role: str | None = None, finish_reason: str | None = None) -> ModelResponseStream:
+    return ModelResponseStream(
+        choices=[StreamingChoices(delta=Delta(content=content, role=role), finish_reason=finish_reason)]
+    )
 
 
 class ScriptedStream:
@@ -97,6 +99,20 @@ async def test_deltas_stream_in_order_and_role_only_chunks_add_nothing(fake_lite
     assert stream.closed
     sent = fake_litellm.calls[0]
     assert sent["messages"] == MESSAGES and sent["stream"] is True and sent["max_retries"] == 0
+
+
+async def test_the_answer_ends_at_its_finish_reason_without_waiting_for_the_stream_to_end(fake_litellm):
+    # The server holds the stream open after the finish chunk: the answer is whole already.
+    stream = ScriptedStream([_chunk("Hel"), _chunk("lo", finish_reason="stop"), _chunk("never")], pause_after=2)
+    fake_litellm.streams = [stream]
+    seen: list[str] = []
+
+    async def on_token(delta: str) -> None:
+        seen.append(delta)
+
+    text = await _tier().generate(MESSAGES, on_token, time.monotonic() + 5)
+    assert (text, seen) == ("Hello", ["Hel", "lo"])
+    assert stream.closed
 
 
 async def test_every_call_sends_the_same_arguments_whatever_the_deadline(fake_litellm):
