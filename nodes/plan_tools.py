@@ -124,10 +124,12 @@ async def plan_tools(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         # Named only to point at their authors: the shopper knows them, so they come last.
         "author_of": ents.get("author_of", []),
         "count": ents.get("count"),
-        # Series the shopper ruled out, by name or by author: no tool shows them.
+        # Series the shopper ruled out, by name, by author or by kind ("not comedy"): no tool
+        # shows them. A series the message names stays, whatever its genres.
         "excluded_series": sorted(
             set(ents.get("excluded_series", []))
             | {s.series_id for a in ents.get("excluded_authors", []) for s in catalog.by_author(a)}
+            | (catalog.of_genres(ents.get("excluded_genres", [])) - set(series_ids))
         ),
         "demographic": ents.get("demographic"),
         "status": ents.get("status"),

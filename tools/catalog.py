@@ -456,6 +456,11 @@ class Catalog:
             if author in s.authors or (ja is not None and ja in s.authors_ja)
         )
 
+    def of_genres(self, genres: Iterable[str]) -> set[str]:
+        """The ids of the series that have any of `genres`."""
+        wanted = set(genres)
+        return {s.series_id for s in self.series.values() if wanted & set(s.genres)} if wanted else set()
+
     def best_known_first(self, series: Iterable[Series]) -> list[Series]:
         """`series` ordered best known first, as far as the store can tell: by their reader reviews,
         then by length (a series runs long only while readers keep buying it)."""

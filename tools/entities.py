@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from tools.catalog import LATEST_VOLUME, Catalog
 from tools.text import JAPANESE, katakana_to_hiragana, normalize, one_edit_apart, one_letter_dropped
-from tools.vocab import DEMOGRAPHICS, EDITION_WORDS, FORMAT_WORDS, GENRES
+from tools.vocab import DEMOGRAPHICS, EDITION_WORDS, FORMAT_WORDS, GENRES, NOT_MISSPELT_GENRES
 
 _ORDER_ID = re.compile(r"(?<![a-z0-9])ma[-\s]?(\d{5})(?![0-9])", re.I)
 _VOLUME_PATTERNS = (
@@ -47,10 +47,10 @@ SIMILAR_BEFORE = (
     r"|\bafter (?:reading|finishing)|\bif you (?:liked|loved|enjoyed))"
     r"(?:\s+(?:the|a|an))?"
 )
-# After the name: "X fans", "X-like", "Xみたいな", "Xに似た", "X似てる", "X好きにおすすめ",
+# After the name: "X fans", "X-like", "X-ish", "X vibes", "Xみたいな", "Xに似た", "X似てる", "X好きにおすすめ",
 # "X読み終わった".
 SIMILAR_AFTER = (
-    r"(?:(?:-|\s)(?:like|esque|style)\b|'?s?\s+(?:fans?|lovers?|readers?)\b"
+    r"(?:(?:-|\s)(?:like|esque|style|ish)\b|'?s?\s+(?:fans?|lovers?|readers?|vibes?|energy)\b"
     r"|みたいな|みたいの|みたいに|のような|のよう|ような|っぽい"
     r"|(?:に|と)似た|(?:に|と)?似て(?:いる|る)?|と同じような"
     r"|(?:(?:が|を)?好き|を読んだ|を?読み終わった|(?:の)?ファン)"
@@ -173,6 +173,8 @@ class Entities(BaseModel):
     # Names the shopper rules out ("but not Junji Ito", "伊藤潤二以外"): not among the names above.
     excluded_series: list[str] = Field(default_factory=list)
     excluded_authors: list[str] = Field(default_factory=list)
+    # Kinds of story ruled out ("not comedy", "恋愛なし"): not among `genres`.
+    excluded_genres: list[str] = Field(default_factory=list)
     # How many series the shopper asked to see ("top 3", "give me two", "3つ教えて").
     count: int | None = None
     # Series named for their author ("the author of Death Note"): their authors are in `authors`.
@@ -186,14 +188,12 @@ class Entities(BaseModel):
 
 
 @functools.cache
-def _word_matcher(word: str, plural: bool) -> Callable[[str], bool]:
+def _word_matcher(word: str, plural: bool) -> re.Pattern[str]:
     # Built once per vocabulary word: every message checks a few hundred of them.
     if JAPANESE.search(word):
-        kana = katakana_to_hiragana(word)
-        return lambda text: kana in text
+        return re.compile(re.escape(katakana_to_hiragana(word)))
     spelt = _plural(word) if plural else re.escape(word)
-    pattern = re.compile(rf"(?<![a-z0-9]){spelt}(?![a-z0-9])")
-    return lambda text: pattern.search(text) is not None
+    return re.compile(rf"(?<![a-z0-9]){spelt}(?![a-z0-9])")
 
 
 # The -s forms of shorter words are mostly verbs ("she loves her job", "he cooks").
@@ -209,8 +209,38 @@ def _plural(word: str) -> str:
     return re.escape(word) + "s?"
 
 
+def _word_spans(text: str, word: str, *, plural: bool = False) -> list[tuple[int, int]]:
+    return [m.span() for m in _word_matcher(word, plural and len(word) >= _PLURAL_MIN_CHARS).finditer(text)]
+
+
 def _has_word(text: str, word: str, *, plural: bool = False) -> bool:
-    return _word_matcher(word, plural and len(word) >= _PLURAL_MIN_CHARS)(text)
+    return _word_matcher(word, plural and len(word) >= _PLURAL_MIN_CHARS).search(text) is not None
+
+
+# A kind of story the shopper rules out: "yakuza, but not comedy", "no romance please", "anything
+# but horror", "without gore"... "恋愛要素なしで", "ホラー以外", "ギャグじゃない", "グロいのは苦手". Read
+# right before or right after the genre word, like a name ruled out.
+_GENRE_EXCLUDED_BEFORE = re.compile(
+    r"(?:\bnot|\bisn'?t|\baren'?t|(?<!there )\bno|\bnon-?|\bwithout|\bnothing|\bexcept(?: for)?|\bother than|\bbesides|\bapart from"
+    r"|\bexcluding|\banything but|\brather than|\binstead of|\bnot a fan of|\bnot into|\bavoid(?:ing)?"
+    r"|\b(?:don'?t|do not|didn'?t|did not) (?:like|enjoy|want)|\bhated?|\btired of|\bsick of)"
+    r"(?:\s+(?:the|a|an|any|too much|much|more|kind of|type of|sort of))?\s*$"
+)
+_GENRE_EXCLUDED_AFTER = re.compile(
+    katakana_to_hiragana(
+        r"^\s*(?:の作品|作品|の漫画|漫画|もの|物|系|要素|展開|描写|シーン|な(?:の|話|作品|もの)|い(?:の|話|作品|もの))?"
+        r"\s*(?:は|が|の)?\s*"
+        r"(?:以外|じゃない|じゃなく|ではなく|ではない|を除いて|を除く|は除いて|は除く|抜き|ぬき|なし|無し"
+        r"|ない(?:の|もの|やつ|作品|漫画|で)|少なめ|控えめ|好きじゃない|苦手|嫌い|いらない|要らない|不要|だめ|ダメ)"
+    )
+)
+
+
+_OLD_SCHOOL = re.compile(r"\bold[- ]school\b")
+
+
+def _genre_ruled_out(norm: str, start: int, end: int) -> bool:
+    return bool(_GENRE_EXCLUDED_BEFORE.search(norm[max(0, start - 40):start]) or _GENRE_EXCLUDED_AFTER.search(norm[end:end + 20]))
 
 
 # Misspelt genre words ("horor", "mistery", "thriler") still name the genre: one edit away from a
@@ -232,7 +262,7 @@ _ASCII_WORD = re.compile(r"[a-z]{5,}")
 def _misspelt_genres(text: str) -> list[str]:
     found = []
     for word in _ASCII_WORD.findall(text):
-        if word in _GENRE_WORDS_FOR_TYPOS:
+        if word in _GENRE_WORDS_FOR_TYPOS or word in NOT_MISSPELT_GENRES:
             continue
         near = {k for v in one_letter_dropped(word) for k in _GENRE_TYPO_INDEX.get(v, ())}
         for known in sorted(near):
@@ -293,11 +323,20 @@ def _extract_entities(text: str, catalog: Catalog) -> Entities:
     for m in _ORDER_ID.finditer(norm):
         ents.order_ids.append(f"MA-{m.group(1)}")
     masked_text = _ORDER_ID.sub(" <order> ", masked_text)
+    # "Old school" says how old-fashioned, not where a story is set.
+    genre_text = _OLD_SCHOOL.sub(" ", masked_text)
     for genre, (_, words) in GENRES.items():
         # Genre and mood words are nouns a shopper also asks for in the plural ("thrillers").
-        if any(_has_word(masked_text, w, plural=True) for w in words):
+        spans = [span for w in words for span in _word_spans(genre_text, w, plural=True)]
+        if not spans:
+            continue
+        # A word inside a longer one of the genre ("恋" in "恋愛") is read as the longer one.
+        spans = [a for a in spans if not any(b != a and b[0] <= a[0] and a[1] <= b[1] for b in spans)]
+        if all(_genre_ruled_out(genre_text, *span) for span in spans):
+            ents.excluded_genres.append(genre)
+        else:
             ents.genres.append(genre)
-    ents.genres += [g for g in _misspelt_genres(masked_text) if g not in ents.genres]
+    ents.genres += [g for g in _misspelt_genres(genre_text) if g not in ents.genres]
     for demo, (_, words) in DEMOGRAPHICS.items():
         if any(_has_word(masked_text, w) for w in words):
             ents.demographic = demo

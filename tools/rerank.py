@@ -1,7 +1,7 @@
 """Reranking the fused top-10 so the best three go to the prompt.
 
 The default reranker needs no download: a logistic regression over features of each
-(query, candidate) pair — title and author named in the query, genre overlap, the dense and
+(query, candidate) pair — title, author and theme named in the query, genre overlap, the dense and
 lexical leg scores, the fused rank, language, and whether it is a policy section or volume entry. It
 is trained when the index is built (`mangaassist index`), on query/document pairs labelled from a
 training split generated from catalog facts (titles, aliases, authors, themes, genres, synopsis
@@ -15,6 +15,7 @@ reranker trained on another model's dense scores is not used.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import random
 import re
@@ -37,14 +38,14 @@ from tools.search_backend import (
     SearchFilters,
     SearchHit,
 )
-from tools.text import detect_language
+from tools.text import detect_language, tokenize
 from tools.vocab import GENRES
 
 RERANK_DEPTH = 10
 
 FEATURES = (
     "inverse_rank", "fused_rel", "dense", "dense_gap", "lexical_rel", "title_named", "author_named",
-    "genre_overlap", "same_language", "is_policy", "is_volume",
+    "genre_overlap", "theme_named", "same_language", "is_policy", "is_volume",
 )
 # No feature says "is a review": a review answers for its series, and training queries (catalog facts)
 # reach reviews only through their series, so such a weight would reward reviews for a shopper's
@@ -114,9 +115,28 @@ class Reranker:
         return [rescored[i] for i in order] + tail
 
 
+@functools.lru_cache(maxsize=4)
+def _theme_terms(catalog: Catalog) -> dict[str, tuple[frozenset[str], ...]]:
+    """Each series' themes as lexical terms, one set per theme and language ("death game", "デスゲーム")."""
+    return {
+        sid: tuple(
+            terms for theme in s.themes for text in (theme, catalog.themes_ja.get(theme, ""))
+            if (terms := frozenset(tokenize(text)))
+        )
+        for sid, s in catalog.series.items()
+    }
+
+
+def theme_named(query_terms: frozenset[str], themes: Sequence[frozenset[str]]) -> float:
+    """How fully the query names one of a series' themes: the largest share of a theme's terms in it."""
+    return max((len(t & query_terms) / len(t) for t in themes), default=0.0)
+
+
 def pair_features(query: str, hits: Sequence[SearchHit], catalog: Catalog) -> np.ndarray:
     """The feature matrix of `FEATURES` for `query` against each of `hits`."""
     ents = extract_entities(query, catalog)
+    query_terms = frozenset(tokenize(query))
+    themes = _theme_terms(catalog)
     language = detect_language(query)
     named_series = set(ents.series_ids)
     named_authors = set(ents.authors)
@@ -138,6 +158,7 @@ def pair_features(query: str, hits: Sequence[SearchHit], catalog: Catalog) -> np
             float(bool(d.series_id) and d.series_id in named_series),
             float(series is not None and bool(named_authors & set(series.authors))),
             len(asked_genres & set(d.genres)) / len(asked_genres) if asked_genres else 0.0,
+            theme_named(query_terms, themes.get(d.series_id or "", ())),
             float(d.language == language),
             float(d.doc_type == "policy"),
             float(d.doc_type == "volume"),
@@ -171,7 +192,7 @@ def training_queries(catalog: Catalog, policies: Sequence[PolicySection], seed: 
             i = rng.randrange(0, len(ja) - 14)
             out.append(TrainingQuery(query=ja[i : i + 14], targets=target))
         if len(s.genres) > 1:
-            # Japanese shoppers ask by genre where English ones ask by theme (themes are English).
+            # Japanese shoppers often ask by two genres ("ホラーのミステリー漫画").
             g1, g2 = rng.sample(s.genres, 2)
             both = sorted(f"series:{x.series_id}" for x in catalog.series.values()
                           if {g1, g2} <= set(x.genres))
@@ -180,10 +201,12 @@ def training_queries(catalog: Catalog, policies: Sequence[PolicySection], seed: 
         out.append(TrainingQuery(query=f"manga by {author}", targets=sorted(f"series:{x}" for x in by_author[author])))
         author_ja = rng.choice(s.authors_ja)
         out.append(TrainingQuery(query=f"{author_ja}の漫画", targets=sorted(f"series:{x}" for x in by_author[author_ja])))
-        theme = rng.choice(s.themes).lower() if s.themes else None
+        theme = rng.choice(s.themes) if s.themes else None
         if theme:
-            out.append(TrainingQuery(query=f"{rng.choice(s.genres)} manga about {theme}",
-                                     targets=sorted(f"series:{x}" for x in by_theme[theme])))
+            themed = sorted(f"series:{x}" for x in by_theme[theme.lower()])
+            out.append(TrainingQuery(query=f"{rng.choice(s.genres)} manga about {theme.lower()}", targets=themed))
+            out.append(TrainingQuery(query=f"{catalog.themes_ja[theme]}がテーマの{GENRES[rng.choice(s.genres)][0]}漫画",
+                                     targets=themed))
     for p in policies:
         target = [":".join(p.doc_id.split(":")[:3])]
         out.append(TrainingQuery(query=p.heading, targets=target))

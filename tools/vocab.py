@@ -46,6 +46,14 @@ GENRES: dict[str, tuple[str, tuple[str, ...]]] = {
                               "dystopian", "終末", "ディストピア", "世紀末")),
 }
 
+# Everyday words one letter from a genre word: read as themselves, never as a misspelt genre
+# ("looking for ..." is no "cooking", "boring" no "boxing", "a defective copy" no "detective").
+NOT_MISSPELT_GENRES = frozenset({
+    "auction", "booking", "boring", "bottle", "cattle", "comely", "cooling", "creeps", "dealing",
+    "defective", "demos", "heading", "hearing", "heating", "hooking", "karats", "lemons", "lighting",
+    "lizard", "looking", "mastery", "ports", "rattle", "righting", "sealing", "sighting", "sorts", "spots",
+})
+
 DEMOGRAPHICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "shonen": ("少年", ("shonen", "shounen", "shōnen", "少年")),
     "shojo": ("少女", ("shojo", "shoujo", "shōjo", "少女")),

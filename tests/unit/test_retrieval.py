@@ -115,6 +115,20 @@ def test_the_reranker_has_no_review_feature(services: object) -> None:
     assert reranker is not None and "is_reviews" not in reranker.model.features
 
 
+@pytest.mark.parametrize("query", ["manga with yokai", "妖怪が出てくる漫画"])
+async def test_a_theme_named_in_the_query_lifts_the_series_with_that_theme(services: object, query: str) -> None:
+    catalog = services.catalog  # type: ignore[attr-defined]
+    retrieval = services.retrieval  # type: ignore[attr-defined]
+    themed = {s.series_id for s in catalog.series.values() if "yokai" in s.themes}
+    hits = await retrieval.search(query, RERANK_DEPTH, SearchFilters(doc_types=["series"]))
+    rows = retrieval.reranker.features(query, hits)
+    named = rows[:, list(retrieval.reranker.model.features).index("theme_named")]
+    # Fully named for every series with the theme (in either language), not at all for the others.
+    assert all((v == 1.0) == (h.series_id in themed) for h, v in zip(hits, named, strict=True))
+    assert {h.series_id for h in hits[:5]} <= themed
+    assert retrieval.reranker.model.coef[list(retrieval.reranker.model.features).index("theme_named")] > 0
+
+
 async def test_hits_are_reranked_with_their_leg_scores(services: object) -> None:
     retriever = services.retrieval  # type: ignore[attr-defined]
     assert retriever.reranker is not None

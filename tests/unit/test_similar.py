@@ -41,6 +41,8 @@ def catalog(services) -> Catalog:
         ("進撃の巨人のようなバトル漫画", "attack-on-titan", ("action",)),
         ("ハイキュー好きにおすすめのスポーツ漫画", "haikyu", ("sports",)),
         ("呪術廻戦っぽいの", "jujutsu-kaisen", ()),
+        ("looking for something akira-ish, old school cyberpunk", "akira", ("sci-fi",)),
+        ("death note vibes? mind games", "death-note", ("psychological",)),
     ],
 )
 def test_x_is_resolved_and_the_rest_kept(catalog: Catalog, query: str, anchor: str, genres: tuple[str, ...]) -> None:

@@ -119,9 +119,14 @@ def test_misspelt_genre_words_still_name_the_genre(services, text, genres):
     assert sorted(extract_entities(text, services.catalog).genres) == sorted(genres)
 
 
-@pytest.mark.parametrize("text", ["is it in stock today", "light novel of berserk", "a famous author", "drams"])
+@pytest.mark.parametrize(
+    "text",
+    ["is it in stock today", "light novel of berserk", "a famous author", "drams", "looking for something good",
+     "my copy is defective", "that was boring", "all sorts of stuff", "hearing about it from a friend"],
+)
 def test_short_or_distant_words_are_not_read_as_misspelt_genres(services, text):
-    # "light" is one letter from "fight" and "drams" from "drama": words that short are not guessed at.
+    # "light" is one letter from "fight" and "drams" from "drama": words that short are not guessed at;
+    # nor are everyday words one letter from a genre word ("looking" and "cooking").
     assert extract_entities(text, services.catalog).genres == []
 
 
@@ -386,3 +391,27 @@ def test_names_the_shopper_rules_out(services, text, series, authors, excluded_s
     assert ents.authors == authors
     assert ents.excluded_series == excluded_series
     assert ents.excluded_authors == excluded_authors
+
+
+@pytest.mark.parametrize(
+    ("text", "genres", "excluded"),
+    [
+        ("yakuza manga, the gritty kind not comedy", ["crime"], ["comedy"]),
+        ("no romance please, just action", ["action"], ["romance"]),
+        ("I'm not into romance", [], ["romance"]),
+        ("a story that isn't a comedy", [], ["comedy"]),
+        ("恋愛要素なしのバトル漫画", ["action"], ["romance"]),
+        ("ホラー以外でおすすめ", [], ["horror"]),
+        ("ギャグじゃない感動もの", ["drama"], ["comedy"]),
+        ("恋愛少なめのファンタジー", ["fantasy"], ["romance"]),
+        # A negation that rules out no kind of story.
+        ("is there no horror manga?", ["horror"], []),
+        ("not sure, maybe horror", ["horror"], []),
+        ("romance and comedy", ["comedy", "romance"], []),
+        ("ホラーな話が読みたい", ["horror"], []),
+    ],
+)
+def test_kinds_of_story_the_shopper_rules_out(services, text, genres, excluded):
+    ents = extract_entities(text, services.catalog)
+    assert sorted(ents.genres) == genres
+    assert ents.excluded_genres == excluded

@@ -41,6 +41,20 @@ async def test_an_author_ruled_out_is_not_recommended(runner, services, message)
     assert {services.catalog.product(c.asin).series_id for c in by.products} <= ito
 
 
+@pytest.mark.parametrize(
+    ("message", "wanted", "ruled_out"),
+    [("yakuza manga, the gritty kind not comedy", "crime", "comedy"),
+     ("recommend fantasy manga with no romance", "fantasy", "romance"),
+     ("恋愛要素なしのファンタジー漫画", "fantasy", "romance")],
+)
+async def test_a_kind_of_story_ruled_out_is_not_shown(runner, services, message, wanted, ruled_out):
+    result = await runner.run(message)
+    assert result.intent in ("recommendation", "product_search")
+    assert len(result.products) >= 3
+    for card in result.products:
+        assert wanted in card.genres and ruled_out not in card.genres
+
+
 @pytest.mark.parametrize("message", ["what do you have by CLAMP?", "浅野いにおの漫画ある？"])
 async def test_an_authors_shelf_starts_with_their_best_known_works(runner, services, message):
     result = await runner.run(message)
