@@ -42,6 +42,7 @@ from graph.store import (
 from graph.store_postgres import AdvisorySessionLocks, database_dsn, postgres_checkpointer
 from mangaassist.contracts import Intent, Language, ProductCard, TurnResult
 from mangaassist.settings import Settings
+from tools.activity import turn_in_flight
 
 log = logging.getLogger("mangaassist.graph.runner")
 
@@ -259,24 +260,25 @@ class TurnRunner:
         context = Context(session_id=session_id, user_id=user_id, context_hints=context_hints or {})
         config = {"configurable": {"thread_id": session_id}}
         async with self._locks[session_id]:
-            await self._claim(session_id, user_id)
-            result: dict[str, Any] | None = None
-            async for mode, chunk in self.graph.astream(
-                {"message": text, "request_id": request_id},
-                config,  # type: ignore[arg-type]
-                context=context,
-                stream_mode=["custom", "updates"],
-                # Memory only has to survive between turns: one checkpoint at the end of the turn
-                # instead of one per step (a step's writes cost a SQLite commit each).
-                durability="exit",
-            ):
-                if mode == "custom":
-                    yield chunk
-                elif mode == "updates" and "finalize" in chunk:
-                    result = chunk["finalize"]["result"]
-            if result is None:
-                raise RuntimeError("the turn ended without a result")
-            yield {"type": "final", "result": result}
+            with turn_in_flight():
+                await self._claim(session_id, user_id)
+                result: dict[str, Any] | None = None
+                async for mode, chunk in self.graph.astream(
+                    {"message": text, "request_id": request_id},
+                    config,  # type: ignore[arg-type]
+                    context=context,
+                    stream_mode=["custom", "updates"],
+                    # Memory only has to survive between turns: one checkpoint at the end of the turn
+                    # instead of one per step (a step's writes cost a SQLite commit each).
+                    durability="exit",
+                ):
+                    if mode == "custom":
+                        yield chunk
+                    elif mode == "updates" and "finalize" in chunk:
+                        result = chunk["finalize"]["result"]
+                if result is None:
+                    raise RuntimeError("the turn ended without a result")
+                yield {"type": "final", "result": result}
 
     async def run(self, message: str, **kwargs: Any) -> TurnResult:
         """Run one turn to completion and return its result."""

@@ -226,6 +226,10 @@ class Settings(BaseSettings):
     titan_region: str | None = None
     titan_dimensions: Literal[256, 512, 1024] = 1024
     rerank: bool = True
+    # OpenMP threads a local query embedding may use while no other turn is in flight and the
+    # cores are idle (never more than the idle cores; under load every embedding keeps to one
+    # thread, beside the event loop's).
+    embedding_idle_threads: int = Field(default=2, ge=1, le=16)
 
     log_level: str = "INFO"
     # Pin "today" (ISO date) for reproducible return-window answers; unset means the real date.

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import subprocess
+import sys
 import threading
+import time
 from typing import Any
 
 import numpy as np
 import pytest
 
 from mangaassist.settings import get_settings
-from tools.embeddings import Embedder
+from tools.activity import turn_in_flight
+from tools.embeddings import Embedder, idle_cores, usable_cores
 
 
 class CountingEmbedder(Embedder):
@@ -21,14 +25,16 @@ class CountingEmbedder(Embedder):
         self.inner = inner
         self.identity = inner.identity
         self.queries: list[str] = []
+        self.spare_cores: list[bool] = []
         self._lock = threading.Lock()
 
     def embed_documents(self, texts: Any) -> np.ndarray:
         return self.inner.embed_documents(texts)
 
-    def embed_query(self, text: str) -> np.ndarray:
+    def embed_query(self, text: str, *, spare_cores: bool = False) -> np.ndarray:
         with self._lock:
             self.queries.append(text)
+            self.spare_cores.append(spare_cores)
         return self.inner.embed_query(text)
 
 
@@ -87,10 +93,10 @@ class HeldEmbedder(CountingEmbedder):
         self.started = threading.Event()
         self.release = threading.Event()
 
-    def embed_query(self, text: str) -> np.ndarray:
+    def embed_query(self, text: str, *, spare_cores: bool = False) -> np.ndarray:
         self.started.set()
         self.release.wait(10)
-        return super().embed_query(text)
+        return super().embed_query(text, spare_cores=spare_cores)
 
 
 class Reader:
@@ -149,6 +155,55 @@ def test_a_long_query_is_embedded_from_its_first_tokens(services, text):
     assert np.array_equal(embedder.embed_query(text), embedder.embed_query(clipped))
     # A query within the budget is read whole.
     assert embedder.clipped("horror manga like Uzumaki") == "horror manga like Uzumaki"
+
+
+async def test_a_query_embedded_alone_may_use_the_idle_cores_and_under_load_keeps_to_one(services):
+    counting = CountingEmbedder(services.retrieval.embedder)
+    retrieval = dataclasses.replace(services.retrieval, embedder=counting)
+    await retrieval.search("a quiet story about lighthouse keepers", 3)
+    # One turn in flight is the searching one; beside another, the cores are the event loop's.
+    with turn_in_flight():
+        await retrieval.search("a quiet story about a lighthouse keeper's daughter", 3)
+        with turn_in_flight():
+            await retrieval.search("lighthouse keepers in a storm", 3)
+    assert counting.spare_cores == [True, True, False]
+
+
+@pytest.mark.parametrize(("others", "idle"), [(0, usable_cores()), (1, max(1, usable_cores() - 1)), (64, 1)])
+def test_idle_cores_are_those_no_other_processs_task_holds(tmp_path, others, idle):
+    # A process of one thread, running (the caller), with `others` runnable tasks elsewhere.
+    task = tmp_path / "task" / "1"
+    task.mkdir(parents=True)
+    (task / "stat").write_text("1 (python (worker)) R 0 1 1 0 -1")
+    loadavg = tmp_path / "loadavg"
+    loadavg.write_text(f"0.52 0.58 0.59 {1 + others}/467 1234\n")
+    assert idle_cores(loadavg, tmp_path / "task") == idle
+
+
+def test_idle_cores_without_a_reading_counts_the_machine_busy(tmp_path):
+    assert idle_cores(tmp_path / "missing") == 1
+    (tmp_path / "garbled").write_text("not a load average")
+    assert idle_cores(tmp_path / "garbled") == 1
+    assert idle_cores(own_tasks=tmp_path / "no-such-process") == 1
+
+
+def test_a_machine_busy_with_other_processes_has_no_idle_core():
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(usable_cores())]
+    try:
+        time.sleep(0.3)
+        assert idle_cores() == 1
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+
+
+def test_spreading_a_query_over_more_threads_gives_the_same_vector(services):
+    embedder = services.retrieval.embedder
+    for text in ("horror manga like Uzumaki", "静かな雰囲気の漫画"):
+        np.testing.assert_allclose(
+            embedder.embed_query(text, spare_cores=True), embedder.embed_query(text), atol=1e-5
+        )
 
 
 async def test_a_speculative_embedding_waits_for_routings_verdict(services, monkeypatch):
