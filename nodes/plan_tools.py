@@ -134,6 +134,8 @@ async def plan_tools(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         "demographic": ents.get("demographic"),
         "status": ents.get("status"),
         "max_volumes": ents.get("max_volumes"),
+        "from_year": ents.get("from_year"),
+        "to_year": ents.get("to_year"),
         "order_ids": ents.get("order_ids", []),
         "similar_to": ents.get("similar_to", False),
         "from_memory": from_memory,

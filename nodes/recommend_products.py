@@ -38,6 +38,8 @@ async def recommend_products(state: State, runtime: Runtime[Context]) -> dict[st
             demographic=plan["demographic"],
             status=plan["status"],
             max_volumes=plan["max_volumes"],
+            from_year=plan.get("from_year"),
+            to_year=plan.get("to_year"),
             purchased_series=purchased,
             excluded_series=plan.get("excluded_series", []),
             # The ranking holds every eligible series (the search's hits may lift any of them); the

@@ -68,7 +68,8 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
     on_sale = state["intent"] == "price_check" and not series_ids
     if on_sale:
         series_ids = sorted(catalog.promoted_series, key=lambda sid: (not set(genres) & set(catalog.series[sid].genres), sid))
-    filtered = bool(genres or plan["demographic"] or plan["status"] or plan["max_volumes"])
+    era = (plan.get("from_year"), plan.get("to_year"))
+    filtered = bool(genres or plan["demographic"] or plan["status"] or plan["max_volumes"] or any(era))
     # A name we have no document for is a title the store does not carry: say so, don't guess.
     not_carried = [] if series_ids or filtered else services.retrieval.unknown_terms(text)
     # A series the unfiltered search is sure of: genre and readership words are filters ("horror
@@ -105,12 +106,26 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
         series_ids = [s for s in series_ids if catalog.series[s].demographic == plan["demographic"]] or series_ids
     ruled_out = set(plan.get("excluded_series", []))
     series_ids = [s for s in dict.fromkeys([*sure, *series_ids]) if s not in ruled_out]
-    # Status and length are what the shopper insists on: they hold for every series shown.
+    # Status, length and era are what the shopper insists on: they hold for every series shown.
     if plan["status"]:
         series_ids = [s for s in series_ids if catalog.series[s].status == plan["status"]]
     if plan["max_volumes"]:
         series_ids = [s for s in series_ids if catalog.series[s].volumes <= plan["max_volumes"]]
     shown = shown_count(plan, limit)
+    if any(era):
+        # A series named stays: "Naruto from 2005" asks about Naruto (begun 1999), not for 2005's series.
+        named = set(plan["series_ids"])
+        series_ids = [s for s in series_ids if s in named or catalog.begun_within(s, *era)]
+        if len(series_ids) < shown and not plan["series_ids"]:
+            # "80s manga" matches few words of any series: the era's best known fill the shelf,
+            # of the genres and readership asked for.
+            series_ids += [
+                s.series_id for s in catalog.best_known_first(catalog.series.values())
+                if s.series_id not in series_ids and s.series_id not in ruled_out
+                and catalog.begun_within(s.series_id, *era) and set(genres) <= set(s.genres)
+                and plan["demographic"] in (None, s.demographic) and plan["status"] in (None, s.status)
+                and (not plan["max_volumes"] or s.volumes <= plan["max_volumes"])
+            ]
     asins = []
     for sid in series_ids[:shown]:
         vol = volume_for(catalog.series[sid], plan["volume"])

@@ -456,6 +456,11 @@ class Catalog:
             if author in s.authors or (ja is not None and ja in s.authors_ja)
         )
 
+    def begun_within(self, series_id: str, first: int | None, last: int | None) -> bool:
+        """Whether the series began between the years `first` and `last` (either open)."""
+        year = self.series[series_id].start_year
+        return (first is None or year >= first) and (last is None or year <= last)
+
     def of_genres(self, genres: Iterable[str]) -> set[str]:
         """The ids of the series that have any of `genres`."""
         wanted = set(genres)

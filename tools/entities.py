@@ -138,6 +138,66 @@ _MAX_VOLUMES = re.compile(
     r"|(\d{1,3})\s*(?:volumes?|vols?\.?) or (?:less|fewer)\b"
     r"|(\d{1,3})\s*巻(?:以内|以下|まで|未満|くらいで)"
 )
+# When a series began, when the shopper asks for an era: "80s manga", "from the 1990s", "since
+# 2015", "before 2000", "from 2005", "old-school" / "retro" / "vintage" (the last century), "90年代の漫画", "昭和の漫画",
+# "平成", "令和", "2010年以降", "昔の漫画", "懐かしい漫画". ("Classic" and "new" are left alone: a classic
+# is a famous series of any age, and "new" mostly asks for new volumes.)
+_DECADE = re.compile(r"(?<![\d'$])(?:'|\b(19|20))?([0-9])0'?s\b|(?<!\d)(19|20)?([0-9])0\s*年代")
+_IN_YEAR = re.compile(r"\bfrom\s+((?:19|20)\d\d)\b(?!s)|((?:19|20)\d\d)\s*年(?:の|に|開始|連載)")
+_SINCE_YEAR = re.compile(r"\b(?:since|after)\s+((?:19|20)\d\d)\b(?!s)|((?:19|20)\d\d)\s*年\s*(?:以降|以後|から)")
+_BEFORE_YEAR = re.compile(r"\b(?:before|until|up to|pre-?)\s*((?:19|20)\d\d)\b(?!s)|((?:19|20)\d\d)\s*年\s*(?:以前|より前|まで)")
+_JA_ERAS = re.compile(r"(昭和|平成|令和)(?=の|に|時代|期|から|まで|っぽい|感|生まれ|\s|$)")
+_JA_ERA_YEARS = {"昭和": (None, 1988), "平成": (1989, 2018), "令和": (2019, None)}
+# An era a story is set in is no era it was published in: "set in the 1920s", "a warship ends up
+# back in 1942", "昭和が舞台の漫画".
+_SETTING_BEFORE = re.compile(
+    r"(?:\bset|\btakes? place|\btaking place|\bback|\bends? up|\bsent|\btravels?|\btransported|\bliving|\blives)"
+    r"\s+(?:in|to|into)\s+(?:the\s+)?$|\b(?:during|in the middle of)\s+(?:the\s+)?$"
+)
+_SETTING_AFTER = re.compile(r"^\s*(?:の|時代|の時代)*\s*(?:が|を|の)?\s*(?:舞台|世界|日本|東京|町|街|学校|話)")
+_LAST_CENTURY = re.compile(r"\bold[- ]school\b|\bretro\b|\bvintage\b|昔の(?:漫画|まんが|マンガ|作品)|懐かしい|れとろ")
+
+
+def _setting(text: str, m: re.Match[str]) -> bool:
+    return bool(_SETTING_BEFORE.search(text[max(0, m.start() - 30) : m.start()])
+                or _SETTING_AFTER.search(text[m.end() : m.end() + 12]))
+
+
+def _era(text: str) -> tuple[int | None, int | None, str]:
+    """The first and last start year asked for ("80s" -> 1980, 1989), and `text` with the era masked."""
+    if any(_setting(text, m) for p in (_DECADE, _IN_YEAR, _SINCE_YEAR, _BEFORE_YEAR, _JA_ERAS)
+           for m in p.finditer(text)):
+        return None, None, text
+    if m := _DECADE.search(text):
+        century, digit = (m.group(1), m.group(2)) if m.group(2) else (m.group(3), m.group(4))
+        decade = int(digit) * 10
+        # "80s" is of the last century, "2010s"/"2010年代" as written; "00s"-"40s" need their century.
+        start = int(century) * 100 + decade if century else (1900 + decade if decade >= 50 else None)
+        if start is not None:
+            return start, start + 9, text[: m.start()] + " <era> " + text[m.end() :]
+    if m := _IN_YEAR.search(text):
+        year = int(next(g for g in m.groups() if g))
+        return year, year, text[: m.start()] + " <era> " + text[m.end() :]
+    since = _SINCE_YEAR.search(text)
+    before = _BEFORE_YEAR.search(text)
+    if since or before:
+        first = int(next(g for g in since.groups() if g)) if since else None
+        last = None
+        if before:
+            year = int(next(g for g in before.groups() if g))
+            # "before 2000", "2000年より前" leave 2000 out; "until 2000", "2000年まで", "以前" keep it.
+            last = year - 1 if any(w in before.group() for w in ("before", "pre", "より前")) else year
+        for m in sorted((x for x in (since, before) if x), key=lambda x: -x.start()):
+            text = text[: m.start()] + " <era> " + text[m.end() :]
+        return first, last, text
+    if m := _JA_ERAS.search(text):
+        first, last = _JA_ERA_YEARS[m.group(1)]
+        return first, last, text[: m.start()] + " <era> " + text[m.end() :]
+    if m := _LAST_CENTURY.search(text):
+        return None, 1999, text
+    return None, None, text
+
+
 _LATEST_VOLUME = re.compile(
     r"\b(?:last|final|latest|newest|most recent|new)\s+(?:volume|vol\.?|book)\b|最終巻|最新巻|最新刊|最後の巻"
 )
@@ -181,6 +241,9 @@ class Entities(BaseModel):
     author_of: list[str] = Field(default_factory=list)
     status: str | None = None  # "completed" or "ongoing", when the shopper filters on it
     max_volumes: int | None = None  # "under 10 volumes", "10巻以内"
+    # The era asked for, as the first and last year a series may have begun ("80s", "平成").
+    from_year: int | None = None
+    to_year: int | None = None
     ordinal: int | None = None
     anaphora: bool = False
     similar_to: bool = False
@@ -309,6 +372,7 @@ def _extract_entities(text: str, catalog: Catalog) -> Entities:
         strict = any(w in m.group() for w in ("未満", "less than", "fewer than", "under"))
         ents.max_volumes = limit - 1 if strict else limit
         masked_text = masked_text[: m.start()] + " <limit> " + masked_text[m.end() :]
+    ents.from_year, ents.to_year, masked_text = _era(masked_text)
     for pattern in _VOLUME_PATTERNS:
         if m := pattern.search(masked_text):
             ents.volume = int(m.group(1))

@@ -25,6 +25,9 @@ class RecommendationRequest(BaseModel):
     demographic: str | None = None
     status: str | None = None
     max_volumes: int | None = None
+    # The era asked for: the first and last year a series may have begun (either open).
+    from_year: int | None = None
+    to_year: int | None = None
     purchased_series: list[str] = Field(default_factory=list)
     excluded_series: list[str] = Field(default_factory=list)  # ruled out by the shopper
     limit: int = 5
@@ -51,6 +54,7 @@ class _Traits:
     demographic: str
     status: str
     volumes: int
+    start_year: int
     # Long-running, reviewed series are safer first picks.
     prior: float
 
@@ -101,7 +105,7 @@ class RecommendationsTool:
             s.series_id: _Traits(
                 series_id=s.series_id, genres=frozenset(s.genres), genre_count=len(s.genres),
                 themes=frozenset(s.themes), authors=frozenset(s.authors), demographic=s.demographic,
-                status=s.status, volumes=s.volumes,
+                status=s.status, volumes=s.volumes, start_year=s.start_year,
                 prior=0.05 * math.log1p(s.volumes) + (0.1 if catalog.reviews.get(s.series_id) else 0.0),
             )
             for s in catalog.series.values()
@@ -179,12 +183,16 @@ class RecommendationsTool:
             matching = [t for t in candidates if not wanted.isdisjoint(t.genres)]
             if len(matching) >= min(req.limit, 3):
                 candidates = matching
-        # Status and length are hard constraints: a shopper who asks for short or finished
-        # series does not want a long-running one, however well it matches otherwise.
+        # Status, length and era are hard constraints: a shopper who asks for short, finished or
+        # 80s series does not want a long-running, ongoing or recent one, however well it matches.
         if req.status:
             candidates = [t for t in candidates if t.status == req.status]
         if req.max_volumes:
             candidates = [t for t in candidates if t.volumes <= req.max_volumes]
+        if req.from_year:
+            candidates = [t for t in candidates if t.start_year >= req.from_year]
+        if req.to_year:
+            candidates = [t for t in candidates if t.start_year <= req.to_year]
         if req.demographic:
             matching = [t for t in candidates if t.demographic == req.demographic]
             if len(matching) >= min(req.limit, 3):

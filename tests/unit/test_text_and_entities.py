@@ -415,3 +415,35 @@ def test_kinds_of_story_the_shopper_rules_out(services, text, genres, excluded):
     ents = extract_entities(text, services.catalog)
     assert sorted(ents.genres) == genres
     assert ents.excluded_genres == excluded
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "last"),
+    [
+        ("80s manga", 1980, 1989),
+        ("horror manga from the 1990s", 1990, 1999),
+        ("anything from the '70s?", 1970, 1979),
+        ("2000s romance", 2000, 2009),
+        ("manga since 2015", 2015, None),
+        ("shojo before 2000", None, 1999),
+        ("the best manga from 2005", 2005, 2005),
+        ("retro sci-fi", None, 1999),
+        ("90年代の少女漫画", 1990, 1999),
+        ("2010年代のバトル漫画", 2010, 2019),
+        ("2010年以降のホラー", 2010, None),
+        ("昭和の漫画", None, 1988),
+        ("平成のスポーツ漫画", 1989, 2018),
+        ("昔の漫画でおすすめ", None, 1999),
+        # Numbers that are no era, and eras a story is set in.
+        ("a modern warship ends up back in 1942 in the middle of WWII", None, None),
+        ("a story set in the 1920s", None, None),
+        ("昭和が舞台の漫画", None, None),
+        ("昭和元禄", None, None),
+        ("is volume 80 out?", None, None),
+        ("I paid $50s for it", None, None),
+        ("top 10 horror manga", None, None),
+    ],
+)
+def test_the_era_a_shopper_asks_for(services, text, first, last):
+    ents = extract_entities(text, services.catalog)
+    assert (ents.from_year, ents.to_year) == (first, last)

@@ -55,6 +55,28 @@ async def test_a_kind_of_story_ruled_out_is_not_shown(runner, services, message,
         assert wanted in card.genres and ruled_out not in card.genres
 
 
+@pytest.mark.parametrize(
+    ("message", "genre", "first", "last"),
+    [("horror manga from the 1990s", "horror", 1990, 1999),
+     ("90年代の少女漫画", None, 1990, 1999),
+     ("recommend me romance manga from the 2000s", "romance", 2000, 2009),
+     ("80s manga", None, 1980, 1989)],
+)
+async def test_a_shelf_keeps_to_the_era_asked_for(runner, services, message, genre, first, last):
+    result = await runner.run(message)
+    assert result.intent in ("recommendation", "product_search")
+    assert len(result.products) >= 3
+    for card in result.products:
+        series = services.catalog.series[services.catalog.product(card.asin).series_id]
+        assert first <= series.start_year <= last
+        assert genre is None or genre in card.genres
+
+
+async def test_a_series_named_with_a_year_is_still_that_series(runner, services):
+    result = await runner.run("is Naruto vol 3 from 2005 in stock?")
+    assert [services.catalog.product(c.asin).series_id for c in result.products][:1] == ["naruto"]
+
+
 @pytest.mark.parametrize("message", ["what do you have by CLAMP?", "浅野いにおの漫画ある？"])
 async def test_an_authors_shelf_starts_with_their_best_known_works(runner, services, message):
     result = await runner.run(message)
