@@ -374,6 +374,15 @@ class Catalog:
             if len(title) >= _PART_MIN_CHARS and not self.titled_with_common_word(sid)
         }
 
+    @functools.cached_property
+    def originals(self) -> dict[str, frozenset[str]]:
+        """Each sequel or spin-off and the series it continues (`continuations` read backwards)."""
+        found: dict[str, set[str]] = {}
+        for sid, later in self._continuations.items():
+            for c in later:
+                found.setdefault(c, set()).add(sid)
+        return {c: frozenset(o) for c, o in found.items()}
+
     def continuations(self, *series_ids: str) -> list[str]:
         """Series whose title holds one of these: their sequels and spin-offs ("Tokyo Ghoul:re",
         "Boruto: Naruto Next Generations"), in order, once each."""

@@ -177,6 +177,10 @@ class RecommendationsTool:
         if req.similar_to:
             # Series like X: X's sequels and spin-offs ("Tokyo Ghoul:re") are more of X, not like it.
             excluded.update(self._catalog.continuations(*req.seed_series))
+        # Any other sequel comes after its original: "like Elfen Lied" is Tokyo Ghoul, not Tokyo
+        # Ghoul:re, unless the shopper has read or named the original.
+        read = set(req.seed_series) | set(req.purchased_series)
+        excluded.update(c for c, originals in self._catalog.originals.items() if not originals & read)
         candidates = [t for t in self._traits.values() if t.series_id not in excluded]
         if req.genres:
             wanted = frozenset(req.genres)

@@ -343,7 +343,8 @@ class Retriever:
         hits = await self.backend.search(f"{similar.rest} {profile.terms()}", vector, SIMILAR_POOL, filters)
         own_ids = {s.series_id for s in catalog.by_author(similar.author)} if similar.author else set()
         # X's sequels and spin-offs ("Tokyo Ghoul:re") are more of X, not like it: left out with X.
-        sequels = set(catalog.continuations(*similar.anchors))
+        # Another series' sequel stands after its original, which the search shows in its place.
+        sequels = set(catalog.continuations(*similar.anchors)) | set(catalog.originals)
         excluded = (set(similar.anchors) - own_ids) | sequels
         fused_max = max((h.scores.get("fused", h.score) for h in hits), default=1.0) or 1.0
         scored = []

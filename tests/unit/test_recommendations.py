@@ -57,6 +57,16 @@ async def test_the_service_never_recommends_a_seed_or_something_bought(services)
     assert len(picks) == 10 and not {seed, bought} & {r.series_id for r in picks}
 
 
+async def test_a_sequel_is_recommended_only_to_readers_of_its_original(services):
+    assert services.catalog.originals["tokyo-ghoul-re"] == {"tokyo-ghoul"}
+    horror = RecommendationRequest(genres=["horror"], limit=400)
+    ranked = {r.series_id for r in await services.recommendations.recommend(horror)}
+    assert "tokyo-ghoul" in ranked and "tokyo-ghoul-re" not in ranked
+    for read in ({"seed_series": ["tokyo-ghoul"]}, {"purchased_series": ["tokyo-ghoul"]}):
+        picks = await services.recommendations.recommend(horror.model_copy(update=read))
+        assert "tokyo-ghoul-re" in {r.series_id for r in picks}
+
+
 async def test_like_an_author_finds_other_authors_while_by_an_author_finds_their_works(services):
     ito = [s.series_id for s in services.catalog.by_author("Junji Ito")]
     assert len(ito) >= 3
@@ -117,6 +127,10 @@ def _reference_ranking(catalog: Catalog, req: RecommendationRequest) -> list[Rec
     seeds = [catalog.series[i] for i in req.seed_series if i in catalog.series]
     history = [catalog.series[i] for i in req.purchased_series if i in catalog.series]
     excluded = set(req.seed_series) | set(req.purchased_series)
+    # A sequel only for readers of its original, and never as like its original.
+    excluded |= {c for c, originals in catalog.originals.items() if not originals & excluded}
+    if req.similar_to:
+        excluded |= set(catalog.continuations(*req.seed_series))
     candidates = [s for s in catalog.series.values() if s.series_id not in excluded]
     if req.genres:
         matching = [s for s in candidates if set(req.genres) & set(s.genres)]
@@ -126,6 +140,7 @@ def _reference_ranking(catalog: Catalog, req: RecommendationRequest) -> list[Rec
         candidates = [s for s in candidates if s.status == req.status]
     if req.max_volumes:
         candidates = [s for s in candidates if s.volumes <= req.max_volumes]
+    candidates = [s for s in candidates if (req.from_year or 0) <= s.start_year <= (req.to_year or 9999)]
     if req.demographic:
         matching = [s for s in candidates if s.demographic == req.demographic]
         if len(matching) >= min(req.limit, 3):
@@ -171,6 +186,8 @@ def _requests(catalog: Catalog, n: int) -> list[RecommendationRequest]:
             demographic=rng.choice([None, None, "shonen", "shojo", "seinen", "josei", "kodomo"]),
             status=rng.choice([None, None, "ongoing", "completed", "hiatus"]),
             max_volumes=rng.choice([None, None, 3, 10, 25]),
+            from_year=rng.choice([None, None, 1980, 2000]),
+            to_year=rng.choice([None, None, 1999, 2010]),
             purchased_series=rng.sample(ids, rng.choice([0, 0, 1, 4, 12])),
             limit=rng.choice([1, 2, 3, 5, 10, len(ids)]),
         ))
