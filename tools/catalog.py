@@ -23,6 +23,7 @@ from tools.text import (
     one_edit_apart,
     one_letter_dropped,
     stem,
+    tokenize,
 )
 from tools.vocab import DEMOGRAPHICS, EDITION_WORDS, FORMAT_WORDS, GENRES
 
@@ -464,6 +465,22 @@ class Catalog:
             s for s in self.series.values()
             if author in s.authors or (ja is not None and ja in s.authors_ja)
         )
+
+    @functools.cached_property
+    def _theme_terms(self) -> dict[str, tuple[frozenset[str], ...]]:
+        # Each theme as lexical terms, one set per theme and language ("death game", "デスゲーム").
+        return {
+            sid: tuple(
+                terms for theme in s.themes for text in (theme, self.themes_ja.get(theme, ""))
+                if (terms := frozenset(tokenize(text)))
+            )
+            for sid, s in self.series.items()
+        }
+
+    def theme_named(self, series_id: str, query_terms: frozenset[str]) -> float:
+        """How fully a query (its lexical terms) names one of the series' themes, in English or
+        Japanese: the largest share of one theme's terms the query holds."""
+        return max((len(t & query_terms) / len(t) for t in self._theme_terms.get(series_id, ())), default=0.0)
 
     def begun_within(self, series_id: str, first: int | None, last: int | None) -> bool:
         """Whether the series began between the years `first` and `last` (either open)."""

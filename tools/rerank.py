@@ -15,7 +15,6 @@ reranker trained on another model's dense scores is not used.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import random
 import re
@@ -115,28 +114,10 @@ class Reranker:
         return [rescored[i] for i in order] + tail
 
 
-@functools.lru_cache(maxsize=4)
-def _theme_terms(catalog: Catalog) -> dict[str, tuple[frozenset[str], ...]]:
-    """Each series' themes as lexical terms, one set per theme and language ("death game", "デスゲーム")."""
-    return {
-        sid: tuple(
-            terms for theme in s.themes for text in (theme, catalog.themes_ja.get(theme, ""))
-            if (terms := frozenset(tokenize(text)))
-        )
-        for sid, s in catalog.series.items()
-    }
-
-
-def theme_named(query_terms: frozenset[str], themes: Sequence[frozenset[str]]) -> float:
-    """How fully the query names one of a series' themes: the largest share of a theme's terms in it."""
-    return max((len(t & query_terms) / len(t) for t in themes), default=0.0)
-
-
 def pair_features(query: str, hits: Sequence[SearchHit], catalog: Catalog) -> np.ndarray:
     """The feature matrix of `FEATURES` for `query` against each of `hits`."""
     ents = extract_entities(query, catalog)
     query_terms = frozenset(tokenize(query))
-    themes = _theme_terms(catalog)
     language = detect_language(query)
     named_series = set(ents.series_ids)
     named_authors = set(ents.authors)
@@ -158,7 +139,7 @@ def pair_features(query: str, hits: Sequence[SearchHit], catalog: Catalog) -> np
             float(bool(d.series_id) and d.series_id in named_series),
             float(series is not None and bool(named_authors & set(series.authors))),
             len(asked_genres & set(d.genres)) / len(asked_genres) if asked_genres else 0.0,
-            theme_named(query_terms, themes.get(d.series_id or "", ())),
+            catalog.theme_named(d.series_id, query_terms) if d.series_id else 0.0,
             float(d.language == language),
             float(d.doc_type == "policy"),
             float(d.doc_type == "volume"),

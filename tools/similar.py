@@ -61,6 +61,11 @@ class SimilarRequest:
     genres: tuple[str, ...]
     demographic: str | None
 
+    @functools.cached_property
+    def rest_terms(self) -> frozenset[str]:
+        """The lexical terms of the rest of the request ("ハーレムラブコメ", "with court intrigue")."""
+        return frozenset(tokenize(self.rest))
+
 
 def _compared(norm: str, match: NameMatch) -> bool:
     """Whether a comparison cue stands right before or right after the matched name."""
@@ -177,6 +182,7 @@ class Profile:
     demographics: frozenset[str]
     authors: frozenset[str]
     words: CatalogWords
+    catalog: Catalog
     # The two word sets' `CatalogWords.weight`, the same for every candidate.
     theme_weight: float
     content_weight: float
@@ -199,6 +205,7 @@ class Profile:
             demographics=frozenset(s.demographic for s in series),
             authors=frozenset(a for s in series for a in s.authors),
             words=words,
+            catalog=catalog,
             theme_weight=words.weight(theme_words),
             content_weight=words.weight(content_words),
         )
@@ -221,6 +228,7 @@ FUSED_WEIGHT = 0.75
 GENRE_WEIGHT = 1.0
 ASKED_GENRE_WEIGHT = 1.0
 ASKED_DEMOGRAPHIC_WEIGHT = 1.0
+ASKED_THEME_WEIGHT = 1.0
 AUTHOR_WEIGHT = 0.5
 THEME_WEIGHT = 0.5
 THEME_WORDS_WEIGHT = 1.0
@@ -243,7 +251,9 @@ def likeness(profile: Profile, request: SimilarRequest, candidate: Series) -> fl
     demographic = float(candidate.demographic in profile.demographics)
     asked_demographic = float(candidate.demographic == request.demographic)
     author = float(bool(profile.authors & set(candidate.authors)))
-    return (GENRE_WEIGHT * genre + ASKED_GENRE_WEIGHT * asked + THEME_WEIGHT * theme
+    asked_theme = profile.catalog.theme_named(candidate.series_id, request.rest_terms) if request.rest else 0.0
+    return (GENRE_WEIGHT * genre + ASKED_GENRE_WEIGHT * asked + ASKED_THEME_WEIGHT * asked_theme
+            + THEME_WEIGHT * theme
             + THEME_WORDS_WEIGHT * theme_words + CONTENT_WORDS_WEIGHT * content_words
             + DEMOGRAPHIC_WEIGHT * demographic + ASKED_DEMOGRAPHIC_WEIGHT * asked_demographic
             + AUTHOR_WEIGHT * author)

@@ -9,6 +9,7 @@ from tools.entities import extract_entities
 from tools.rerank import TURN_DOC_TYPES
 from tools.search_backend import SearchFilters
 from tools.similar import (
+    ASKED_THEME_WEIGHT,
     Profile,
     SimilarRequest,
     catalog_words,
@@ -210,3 +211,17 @@ def test_the_entity_flag_and_the_like_x_reading_share_their_cues(catalog: Catalo
 )
 def test_a_comparison_pointing_back_at_a_name_sets_the_entity_flag(catalog: Catalog, query: str, compared: bool) -> None:
     assert extract_entities(query, catalog).similar_to is compared
+
+
+@pytest.mark.parametrize("query", ["manga like Berserk with yokai", "ベルセルクみたいな妖怪もの"])
+def test_a_theme_the_request_names_beside_x_counts_in_the_likeness(catalog: Catalog, query: str) -> None:
+    plain = parse_similar("manga like Berserk", catalog)
+    themed = parse_similar(query, catalog)
+    assert plain is not None and themed is not None
+    profile = Profile.of([catalog.series["berserk"]], catalog)
+    yokai = catalog.series["ushio-and-tora"]  # a yokai story, hardly like Berserk otherwise
+    assert "yokai" in yokai.themes
+    assert likeness(profile, themed, yokai) >= likeness(profile, plain, yokai) + ASKED_THEME_WEIGHT
+    # A series without the theme is as like X as before.
+    claymore = catalog.series["claymore"]
+    assert likeness(profile, themed, claymore) == likeness(profile, plain, claymore)
