@@ -23,9 +23,9 @@ def _ranking(scores: dict[str, float]) -> Ranking:
 
 
 def test_hits_re_rank_the_candidates_by_how_well_they_matched_the_words():
-    picks = _ranking({"a": 2.0, "b": 1.8, "c": 1.0})
-    # "b" is the top series hit (relative score 1): +0.6 lifts it above "a"; "c" gets half of
-    # that. A better-scoring policy document is no series and sets no scale.
+    picks = _ranking({"a": 2.0, "b": 1.8, "c": 0.1})
+    # "b" is the top series hit (relative score 1): the weight lifts it above "a"; "c" gets half
+    # of it, not enough. A better-scoring policy document is no series and sets no scale.
     hits: list[dict[str, Any]] = [
         {"series_id": "b", "score": 0.04}, {"series_id": "c", "score": 0.02}, {"series_id": None, "score": 0.09}
     ]
