@@ -281,7 +281,7 @@ def _has_word(text: str, word: str, *, plural: bool = False) -> bool:
 
 
 # A kind of story the shopper rules out: "yakuza, but not comedy", "no romance please", "anything
-# but horror", "without gore"... "恋愛要素なしで", "ホラー以外", "ギャグじゃない", "グロいのは苦手". Read
+# but horror", "without romance", "恋愛要素なしで", "ホラー以外", "ギャグじゃない", "ホラーは苦手". Read
 # right before or right after the genre word, like a name ruled out.
 _GENRE_EXCLUDED_BEFORE = re.compile(
     r"(?:\bnot|\bisn'?t|\baren'?t|(?<!there )\bno|\bnon-?|\bwithout|\bnothing|\bexcept(?: for)?|\bother than|\bbesides|\bapart from"
