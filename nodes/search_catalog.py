@@ -11,6 +11,7 @@ from graph.state import Context, State
 from graph.timing import timed
 from tools.cards import product_cards, shown_count
 from tools.catalog import Catalog, volume_for
+from tools.models import Series
 from graph.resources import services as load_services
 from tools.retrieval import SearchFilters
 from tools.similar import spelled_like
@@ -106,26 +107,27 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
         series_ids = [s for s in series_ids if catalog.series[s].demographic == plan["demographic"]] or series_ids
     ruled_out = set(plan.get("excluded_series", []))
     series_ids = [s for s in dict.fromkeys([*sure, *series_ids]) if s not in ruled_out]
-    # Status, length and era are what the shopper insists on: they hold for every series shown.
-    if plan["status"]:
-        series_ids = [s for s in series_ids if catalog.series[s].status == plan["status"]]
-    if plan["max_volumes"]:
-        series_ids = [s for s in series_ids if catalog.series[s].volumes <= plan["max_volumes"]]
+    # Status, length and era are what the shopper insists on: they hold for every series shown. A
+    # series named keeps its era: "Naruto from 2005" asks about Naruto (begun 1999), not for 2005's.
+    named = set(plan["series_ids"])
+
+    def insisted(series: Series) -> bool:
+        return (
+            plan["status"] in (None, series.status)
+            and (not plan["max_volumes"] or series.volumes <= plan["max_volumes"])
+            and (series.series_id in named or catalog.begun_within(series.series_id, *era))
+        )
+
+    series_ids = [s for s in series_ids if insisted(catalog.series[s])]
     shown = shown_count(plan, limit)
-    if any(era):
-        # A series named stays: "Naruto from 2005" asks about Naruto (begun 1999), not for 2005's series.
-        named = set(plan["series_ids"])
-        series_ids = [s for s in series_ids if s in named or catalog.begun_within(s, *era)]
-        if len(series_ids) < shown and not plan["series_ids"]:
-            # "80s manga" matches few words of any series: the era's best known fill the shelf,
-            # of the genres and readership asked for.
-            series_ids += [
-                s.series_id for s in catalog.best_known_first(catalog.series.values())
-                if s.series_id not in series_ids and s.series_id not in ruled_out
-                and catalog.begun_within(s.series_id, *era) and set(genres) <= set(s.genres)
-                and plan["demographic"] in (None, s.demographic) and plan["status"] in (None, s.status)
-                and (not plan["max_volumes"] or s.volumes <= plan["max_volumes"])
-            ]
+    if any(era) and len(series_ids) < shown and not named:
+        # "80s manga" matches few words of any series: the era's best known fill the shelf, of the
+        # genres and readership asked for.
+        series_ids += [
+            s.series_id for s in catalog.best_known_first(catalog.series.values())
+            if s.series_id not in series_ids and s.series_id not in ruled_out and insisted(s)
+            and set(genres) <= set(s.genres) and plan["demographic"] in (None, s.demographic)
+        ]
     asins = []
     for sid in series_ids[:shown]:
         vol = volume_for(catalog.series[sid], plan["volume"])

@@ -64,15 +64,21 @@ _NAME_SLOT = r"<(?:title|author)>"
 # A name the shopper rules out: "horror but not Junji Ito", "except Berserk", "not a fan of X",
 # "伊藤潤二以外で", "ベルセルクは苦手". Read right before or right after the name. No bare "no": "is
 # there no Frieren vol 3?" asks about Frieren.
-_EXCLUDED_BEFORE = re.compile(
-    r"(?:\bnot|\bexcept(?: for)?|\bother than|\bbesides|\bapart from|\bexcluding|\banything but"
+# The words that rule something out, before it in English and after it in Japanese (names and
+# kinds of story alike).
+_RULING_OUT_BEFORE = (
+    r"\bnot|\bexcept(?: for)?|\bother than|\bbesides|\bapart from|\bexcluding|\banything but"
     r"|\brather than|\binstead of|\bnot a fan of|\bnot into|\b(?:don'?t|do not|didn'?t|did not) (?:like|enjoy|want)"
-    r"|\bhated?|\btired of|\bsick of)"
+    r"|\bhated?|\btired of|\bsick of"
+)
+_RULING_OUT_AFTER = r"以外|じゃない|じゃなく|ではなく|ではない|を除いて|を除く|は除いて|は除く"
+_EXCLUDED_BEFORE = re.compile(
+    rf"(?:{_RULING_OUT_BEFORE})"
     r"(?:\s+(?:by|from|the|a|an|any|anything by|stuff by|works by|manga by))?\s*$"
 )
 _EXCLUDED_AFTER = re.compile(
     katakana_to_hiragana(
-        r"^\s*(?:の作品|作品|の漫画|漫画)?\s*(?:以外|じゃない|じゃなく|ではなく|ではない|を除いて|を除く|は除いて|は除く"
+        rf"^\s*(?:の作品|作品|の漫画|漫画)?\s*(?:{_RULING_OUT_AFTER}"
         r"|抜きで|は抜き|はなしで|(?:は|が)?(?:好きじゃない|苦手|嫌い))"
     )
 )
@@ -284,16 +290,15 @@ def _has_word(text: str, word: str, *, plural: bool = False) -> bool:
 # but horror", "without romance", "恋愛要素なしで", "ホラー以外", "ギャグじゃない", "ホラーは苦手". Read
 # right before or right after the genre word, like a name ruled out.
 _GENRE_EXCLUDED_BEFORE = re.compile(
-    r"(?:\bnot|\bisn'?t|\baren'?t|(?<!there )\bno|\bnon-?|\bwithout|\bnothing|\bexcept(?: for)?|\bother than|\bbesides|\bapart from"
-    r"|\bexcluding|\banything but|\brather than|\binstead of|\bnot a fan of|\bnot into|\bavoid(?:ing)?"
-    r"|\b(?:don'?t|do not|didn'?t|did not) (?:like|enjoy|want)|\bhated?|\btired of|\bsick of)"
+    rf"(?:{_RULING_OUT_BEFORE}"
+    r"|\bisn'?t|\baren'?t|(?<!there )\bno|\bnon-?|\bwithout|\bnothing|\bavoid(?:ing)?)"
     r"(?:\s+(?:the|a|an|any|too much|much|more|kind of|type of|sort of))?\s*$"
 )
 _GENRE_EXCLUDED_AFTER = re.compile(
     katakana_to_hiragana(
         r"^\s*(?:の作品|作品|の漫画|漫画|もの|物|系|要素|展開|描写|シーン|な(?:の|話|作品|もの)|い(?:の|話|作品|もの))?"
         r"\s*(?:は|が|の)?\s*"
-        r"(?:以外|じゃない|じゃなく|ではなく|ではない|を除いて|を除く|は除いて|は除く|抜き|ぬき|なし|無し"
+        rf"(?:{_RULING_OUT_AFTER}|抜き|ぬき|なし|無し"
         r"|ない(?:の|もの|やつ|作品|漫画|で)|少なめ|控えめ|好きじゃない|苦手|嫌い|いらない|要らない|不要|だめ|ダメ)"
     )
 )

@@ -342,10 +342,9 @@ class Retriever:
         await simulate("knn")
         hits = await self.backend.search(f"{similar.rest} {profile.terms()}", vector, SIMILAR_POOL, filters)
         own_ids = {s.series_id for s in catalog.by_author(similar.author)} if similar.author else set()
-        # X's sequels and spin-offs ("Tokyo Ghoul:re") are more of X, not like it: left out with X.
-        # Another series' sequel stands after its original, which the search shows in its place.
-        sequels = set(catalog.continuations(*similar.anchors)) | set(catalog.originals)
-        excluded = (set(similar.anchors) - own_ids) | sequels
+        # Sequels and spin-offs are left out: X's ("Tokyo Ghoul:re") are more of X, not like it, and
+        # another series' stands after its original, which the search shows in its place.
+        excluded = (set(similar.anchors) - own_ids) | set(catalog.originals)
         fused_max = max((h.scores.get("fused", h.score) for h in hits), default=1.0) or 1.0
         scored = []
         for h in hits:
