@@ -84,8 +84,11 @@ _EXCLUDED_AFTER = re.compile(
 )
 
 
-def _ruled_out(norm: str, start: int, end: int) -> bool:
-    return bool(_EXCLUDED_BEFORE.search(norm[max(0, start - 40):start]) or _EXCLUDED_AFTER.search(norm[end:end + 20]))
+def _ruled_out(
+    norm: str, start: int, end: int, before: re.Pattern[str] = _EXCLUDED_BEFORE, after: re.Pattern[str] = _EXCLUDED_AFTER
+) -> bool:
+    """Whether the text at `start:end` is ruled out by the words right before or after it."""
+    return bool(before.search(norm[max(0, start - 40):start]) or after.search(norm[end:end + 20]))
 
 
 # A series named for its author: "the author of Death Note", "the guy who drew Monster", "same
@@ -307,10 +310,6 @@ _GENRE_EXCLUDED_AFTER = re.compile(
 _OLD_SCHOOL = re.compile(r"\bold[- ]school\b")
 
 
-def _genre_ruled_out(norm: str, start: int, end: int) -> bool:
-    return bool(_GENRE_EXCLUDED_BEFORE.search(norm[max(0, start - 40):start]) or _GENRE_EXCLUDED_AFTER.search(norm[end:end + 20]))
-
-
 # Misspelt genre words ("horor", "mistery", "thriler") still name the genre: one edit away from a
 # genre word of six or more letters. Shorter words are too close to ordinary ones ("fight"/"light").
 _TYPO_MIN_LEN = 6
@@ -401,7 +400,7 @@ def _extract_entities(text: str, catalog: Catalog) -> Entities:
             continue
         # A word inside a longer one of the genre ("恋" in "恋愛") is read as the longer one.
         spans = [a for a in spans if not any(b != a and b[0] <= a[0] and a[1] <= b[1] for b in spans)]
-        if all(_genre_ruled_out(genre_text, *span) for span in spans):
+        if all(_ruled_out(genre_text, *span, _GENRE_EXCLUDED_BEFORE, _GENRE_EXCLUDED_AFTER) for span in spans):
             ents.excluded_genres.append(genre)
         else:
             ents.genres.append(genre)
