@@ -44,13 +44,14 @@ SIMILAR_BEFORE = (
     r"|\breminds? me of|(?:\bfor )?\b(?:fans?|lovers?|readers?) of"
     r"|(?:\bif |\bfor )?\b(?:i|who|someone who|people who|anyone who)"
     r" (?:liked|loved|enjoyed|like|love|enjoy)"
-    r"|\bafter (?:reading|finishing)|\bif you (?:liked|loved|enjoyed))"
+    r"|\bafter (?:reading|finishing)|\b(?:read|try|pick up) (?:next )?after|\bif you (?:liked|loved|enjoyed))"
     r"(?:\s+(?:the|a|an))?"
 )
-# After the name: "X fans", "X-like", "X-ish", "X vibes", "Xみたいな", "Xに似た", "X似てる", "X好きにおすすめ",
-# "X読み終わった".
+# After the name: "X fans", "X-like", "X-ish", "X vibes", "X, what next?", "Xみたいな", "Xに似た", "X似てる",
+# "X好きにおすすめ", "X読み終わった", "Xの次に読む".
 SIMILAR_AFTER = (
     r"(?:(?:-|\s)(?:like|esque|style|ish)\b|'?s?\s+(?:fans?|lovers?|readers?|vibes?|energy)\b"
+    r"|[,.!]?\s*(?:so\s+)?what(?:'s| is| should i read| do i read| to read)? next\b|の次に(?:読む|読める|読みたい)"
     r"|みたいな|みたいの|みたいに|のような|のよう|ような|っぽい"
     r"|(?:に|と)似た|(?:に|と)?似て(?:いる|る)?|と同じような"
     r"|(?:(?:が|を)?好き|を読んだ|を?読み終わった|(?:の)?ファン)"
@@ -138,8 +139,12 @@ _SIMILAR_BACK = re.compile(
     )
 )
 _WORD_VOLUME = re.compile(r"\b(first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th) (?:volume|vol|book|tankobon)\b|(?:最初の巻|1巻目|一巻目)")
+# "I finished X" / "just finished reading X" is the shopper's reading, not a finished series.
 _STATUS = (
-    ("completed", re.compile(r"\b(?:completed|complete|finished|ended|concluded)\b|完結")),
+    ("completed", re.compile(
+        r"\b(?:completed|complete|ended|concluded)\b|完結"
+        r"|(?<!\bi )(?<!\bjust )(?<!'ve )(?<!\bhave )\bfinished\b(?!\s+(?:reading\s+)?<title>)"
+    )),
     ("ongoing", re.compile(r"\b(?:ongoing|still running|currently running)\b|連載中")),
 )
 _MAX_VOLUMES = re.compile(

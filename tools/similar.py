@@ -45,7 +45,7 @@ _FILLER = re.compile(
     r"\b(?:what|which|should|would|could|might|can|do|you|i|me|we|to|please|give|show|find|want"
     r"|need|any|some|something|anything|stuff|more|other|others|else|similar|good|great|best|next"
     r"|read|reading|enjoy|try|recommend|recommendations?|suggest|suggestions?|manga|mangas|series"
-    r"|titles?|books?|stories|story|for)\b"
+    r"|titles?|books?|stories|story|for|just|finished|done)\b"
     r"|漫画|マンガ|まんが|作品|おすすめ|オススメ|教えて(?:ください)?|ありますか|ある|何(?:か|が)?"
     r"|他に|ほかに|もの|系|[?？!！。、,.]"
 )

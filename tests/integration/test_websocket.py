@@ -334,6 +334,30 @@ def test_sse_carries_the_same_frames(server):
     assert check_turn(ja, 1)["language"] == "ja"
 
 
+async def test_an_sse_client_hanging_up_mid_answer_cancels_the_turn_and_leaves_no_trace(model_server, llm):
+    slow = "Frieren is a slow, gentle story. " * 8
+    llm.script("ws-primary", [{"kind": "slow", "text": slow, "chunk_chars": 4, "delay_s": 0.5}],
+               default={"kind": "ok", "text": "Monster is a thriller by Naoki Urasawa."})
+    body = {"message": "tell me about Frieren", "session_id": "sse-cut"}
+    async with httpx.AsyncClient(timeout=60) as client:
+        async with client.stream("POST", f"{model_server}/v1/chat/message", json=body,
+                                 headers={"Accept": "text/event-stream"}) as response:
+            assert response.status_code == 200
+            async for line in response.aiter_lines():
+                if line.startswith("event:"):
+                    assert line.split(":", 1)[1].strip() == "token"
+                    break
+    # The hang-up came while the turn waited on the model's next chunk, with ~30 s of answer to go.
+    cut_at = time.monotonic()
+    frames = await asyncio.to_thread(sse_frames, model_server, {"message": "tell me about Monster",
+                                                                "session_id": "sse-cut"})
+    assert time.monotonic() - cut_at < 20
+    result = check_turn(frames, 1)
+    assert result["metadata"]["model_tier"] == "primary" and "Monster" in result["text"]
+    sent = llm.requests("ws-primary")[-1]["messages"]
+    assert not any("Frieren" in m["content"] for m in sent if m["role"] in ("user", "assistant"))
+
+
 def test_sse_errors_before_the_stream_are_http_errors(server):
     headers = {"Accept": "text/event-stream", "Authorization": f"Bearer {token('C1003')}"}
     owned = httpx.post(f"{server}/v1/chat/message", json={"message": "hello", "session_id": "sse-own"},

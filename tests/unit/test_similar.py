@@ -44,6 +44,9 @@ def catalog(services) -> Catalog:
         ("呪術廻戦っぽいの", "jujutsu-kaisen", ()),
         ("looking for something akira-ish, old school cyberpunk", "akira", ("sci-fi",)),
         ("death note vibes? mind games", "death-note", ("psychological",)),
+        ("i finished fairy tail, what next", "fairy-tail", ()),
+        ("what to read after Skip Beat", "skip-beat", ()),
+        ("ベルセルクの次に読む漫画", "berserk", ()),
     ],
 )
 def test_x_is_resolved_and_the_rest_kept(catalog: Catalog, query: str, anchor: str, genres: tuple[str, ...]) -> None:
@@ -62,6 +65,23 @@ def test_x_is_resolved_and_the_rest_kept(catalog: Catalog, query: str, anchor: s
 )
 def test_no_comparison_no_anchor(catalog: Catalog, query: str) -> None:
     assert parse_similar(query, catalog) is None
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("i finished fairy tail, what next", None),
+        ("just finished reading Monster, anything similar?", None),
+        ("I've finished Berserk, recommend something", None),
+        ("finished manga like berserk", "completed"),
+        ("is berserk finished?", "completed"),
+        ("a finished horror series under 5 volumes", "completed"),
+    ],
+)
+def test_a_series_the_shopper_finished_reading_asks_for_no_finished_series(
+    catalog: Catalog, query: str, status: str | None
+) -> None:
+    assert extract_entities(query, catalog).status == status
 
 
 def test_an_author_x_anchors_on_all_their_series(catalog: Catalog) -> None:
@@ -190,6 +210,8 @@ async def test_an_unknown_x_that_is_no_title_stays_unresolved(services: object, 
         ("who likes baseball manga", False),
         ("日常系の漫画", False),
         ("ベルセルクの最新巻", False),
+        ("I just finished Frieren vol 3, is vol 4 out?", False),
+        ("done with berserk. what's next?", True),
     ],
 )
 def test_the_entity_flag_and_the_like_x_reading_share_their_cues(catalog: Catalog, query: str, compared: bool) -> None:
