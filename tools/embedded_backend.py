@@ -48,7 +48,7 @@ from tools.search_backend import (
     SearchFilters,
     SearchHit,
 )
-from tools.text import tokenize
+from tools.text import search_terms
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -87,7 +87,7 @@ def leg_weights(filters: SearchFilters | None) -> tuple[float, float]:
 
 def lexical_terms(doc: IndexedDoc) -> Counter[str]:
     """Term counts of a document; the title counts twice, a title hit being the strongest evidence."""
-    return Counter(tokenize(doc.title) * 2 + tokenize(doc.text))
+    return Counter(search_terms(doc.title) * 2 + search_terms(doc.text))
 
 
 class DocStore:
@@ -200,7 +200,7 @@ class _Version:
     def lexical_scores(self, text: str) -> np.ndarray:
         """BM25 score of every document for `text`."""
         scores = np.zeros(len(self.docs), dtype=np.float32)
-        for term in set(tokenize(text)):
+        for term in set(search_terms(text)):
             t = self.term_ids.get(term)
             if t is not None:
                 lo, hi = self.ptr[t], self.ptr[t + 1]

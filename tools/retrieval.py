@@ -47,7 +47,8 @@ from tools.similar import (
     parse_similar,
     spelled_like,
 )
-from tools.text import normalize, tokenize
+from tools.text import detect_language, normalize, tokenize
+from tools.vocab import ABROAD_TERMS, ABROAD_WORDS
 
 __all__ = ["IndexMismatch", "Retriever", "SearchFilters", "SearchHit", "make_backend", "open_retriever"]
 
@@ -256,9 +257,10 @@ class Retriever:
         if interest is not None and not interest.wanted():
             return []  # routing sent the turn elsewhere: nobody reads this search
         await simulate("knn")
-        hits = await self.backend.search(
-            self._lexical_text(query), vector, max(k, RERANK_DEPTH), filters
-        )
+        lexical = self._lexical_text(query)
+        if filters is not None and filters.doc_types == ["policy"]:
+            lexical = abroad_expanded(lexical, filters.language)
+        hits = await self.backend.search(lexical, vector, max(k, RERANK_DEPTH), filters)
         use_rerank = self.rerank_default if rerank is None else rerank
         if use_rerank and self.reranker is not None:
             await simulate("rerank")
@@ -340,7 +342,7 @@ class Retriever:
         vectors = [v for v in (anchor, words) if v is not None]
         vector = normalise(np.sum(vectors, axis=0)) if vectors else None
         await simulate("knn")
-        hits = await self.backend.search(f"{similar.rest} {profile.terms()}", vector, SIMILAR_POOL, filters)
+        hits = await self.backend.search(f"{similar.rest}, {profile.terms()}", vector, SIMILAR_POOL, filters)
         own_ids = {s.series_id for s in catalog.by_author(similar.author)} if similar.author else set()
         # Sequels and spin-offs are left out: X's ("Tokyo Ghoul:re") are more of X, not like it, and
         # another series' stands after its original, which the search shows in its place.
@@ -369,6 +371,19 @@ class Retriever:
             if terms and any(t not in self.vocabulary for t in terms) and _name_like(query, word):
                 unknown.append(word)
         return unknown
+
+
+_ABROAD = re.compile(
+    "|".join(rf"\b{re.escape(w)}\b" if w.isascii() else re.escape(w) for w in ABROAD_WORDS)
+)
+
+
+def abroad_expanded(query: str, language: str | None) -> str:
+    """A policy question naming a place abroad ("shipping to the UK", "カナダに送れる？") with the
+    word the policies use for it: they speak of international shipping and name no country."""
+    if not _ABROAD.search(normalize(query)):
+        return query
+    return f"{query} {ABROAD_TERMS[language or detect_language(query)]}"
 
 
 def vocabulary_of(docs: list[IndexedDoc]) -> frozenset[str]:

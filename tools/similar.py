@@ -212,7 +212,7 @@ class Profile:
 
     def terms(self) -> str:
         """Genre and theme words, for the lexical leg (more-like-this on the catalog's own wording)."""
-        return " ".join([*self.genres, *sorted(self.themes)])
+        return ", ".join([*self.genres, *sorted(self.themes)])
 
 
 # Weights of the likeness score. The fused search score carries the request's own words and X's

@@ -150,6 +150,24 @@ def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
     return out
 
 
+# Where a phrase ends: two words either side of one of these are no phrase ("horror, school life").
+_CLAUSE_BREAK = re.compile(r"[,.;:!?()\[\]\n、。！？（）「」]")
+
+
+def search_terms(text: str) -> list[str]:
+    """`tokenize`'s terms plus each pair of neighbouring English words within a clause.
+
+    A pair is a phrase the lexical leg can match whole: "transported to another world" then
+    outscores a title that only holds "another", and "death game" a synopsis with "death" in one
+    sentence and "game" in the next. (Japanese bigrams already keep their characters' order.)
+    """
+    terms = tokenize(text)
+    for clause in _CLAUSE_BREAK.split(text):
+        words = [t for t in tokenize(clause) if t.isascii()]
+        terms += [f"{a}_{b}" for a, b in zip(words, words[1:])]
+    return terms
+
+
 def compact(text: str) -> str:
     """Normalised text with punctuation and spaces removed, for title matching across spellings."""
     folded = katakana_to_hiragana(normalize(text))

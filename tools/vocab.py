@@ -75,3 +75,16 @@ EDITION_WORDS: dict[str, tuple[str, ...]] = {
 }
 
 STATUS_JA = {"ongoing": "連載中", "completed": "完結", "hiatus": "休載中"}
+
+# Places outside the store's two home markets (the US and Japan): a shopper naming one asks about
+# shipping abroad, which the policies call "international" / 「海外」 and name no country for.
+ABROAD_WORDS: tuple[str, ...] = (
+    "abroad", "overseas", "uk", "united kingdom", "britain", "england", "scotland", "ireland", "canada",
+    "australia", "new zealand", "germany", "france", "italy", "spain", "netherlands", "sweden",
+    "norway", "poland", "europe", "korea", "china", "taiwan", "hong kong", "singapore", "thailand",
+    "philippines", "indonesia", "india", "brazil", "mexico", "asia",
+    "国外", "イギリス", "英国", "カナダ", "オーストラリア", "ドイツ", "フランス", "イタリア", "スペイン",
+    "ヨーロッパ", "韓国", "中国", "台湾", "香港", "シンガポール", "ブラジル", "メキシコ", "アジア",
+)
+# What a place abroad adds to a policy search's words, per language of the words.
+ABROAD_TERMS = {"en": "international internationally", "ja": "海外"}

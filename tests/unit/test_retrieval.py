@@ -56,6 +56,10 @@ async def test_shipped_index_finds_the_answer_in_the_top_three(services: object,
         # "how much" and "shipping" match the headings on US and Japan costs word for word.
         ("how much is shipping to the UK", "en", "policy:shipping:4"),
         ("what's the cost to send books abroad", "en", "policy:shipping:4"),
+        # A country other than the US or Japan: the policies say "international" and name none.
+        ("can I get manga delivered to Germany?", "en", "policy:shipping:4"),
+        ("カナダまで送ってもらえますか", "ja", "policy:shipping:4"),
+        ("イギリスへの送料は？", "ja", "policy:shipping:4"),
     ],
 )
 async def test_a_policy_question_is_answered_by_sense_before_shared_words(

@@ -12,6 +12,7 @@ import pytest
 from tools.embedded_backend import LEG_CANDIDATES, RRF_K, EmbeddedBackend, _top, leg_weights
 from tools.indexing import build_documents
 from tools.search_backend import EmbeddingIdentity, IndexedDoc, NoIndex, SearchFilters
+from tools.text import search_terms
 
 IDENT = EmbeddingIdentity(model_id="test/axis-vectors", version="1", dim=3)
 
@@ -72,6 +73,24 @@ async def test_dense_leg_finds_what_words_miss(tmp_path: Path) -> None:
     hits = await backend.search("nothing in common", np.array([0.0, 0.0, 1.0], np.float32), 2)
     assert hits[0].doc_id == "c"
     assert hits[0].scores["lexical"] == 0.0
+
+
+async def test_a_phrase_outranks_its_words_apart(tmp_path: Path) -> None:
+    # "Another" holds both words too, one in its title (counted twice); only the second holds the phrase.
+    docs = [
+        IndexedDoc(doc_id="title", doc_type="series", language="en", title="Another",
+                   text="A horror story. Its world is a cursed class.", series_id="s1", content_hash="h1"),
+        IndexedDoc(doc_id="phrase", doc_type="series", language="en", title="Magic Knights",
+                   text="Three girls are summoned to another world.", series_id="s2", content_hash="h2"),
+    ]
+    backend = EmbeddedBackend(tmp_path / "index")
+    await backend.swap((await backend.build(docs, np.eye(2, 3, dtype=np.float32), IDENT)).version)
+    hits = await backend.search("transported to another world", None, 2)
+    assert [h.doc_id for h in hits] == ["phrase", "title"]
+    # Words either side of a clause break are no phrase.
+    assert "another_world" in search_terms("to another world")
+    assert "horror_school" not in search_terms("horror, school life")
+    assert "world_is" not in search_terms("a horror story. Its world is")
 
 
 async def test_filters_apply_before_top_k(tmp_path: Path) -> None:
