@@ -54,7 +54,8 @@ def _pick(items: list[str], ordinal: int | None) -> list[str]:
 @timed
 async def plan_tools(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Turn entities (and memory, for follow-ups) into the concrete products and tools."""
-    catalog = (await load_services()).catalog
+    services = await load_services()
+    catalog = services.catalog
     ents = state.get("entities", {})
     intent = state["intent"]
     language = state.get("language", "en")
@@ -79,7 +80,12 @@ async def plan_tools(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             series_ids = _pick(state.get("last_series", []), ordinal)
             from_memory = bool(series_ids)
     update: dict[str, Any] = {}
-    if not series_ids and not refers_back and intent == "product_question" and not ents.get("authors"):
+    # A title no document holds ("is Kagurabachi finished?") is no hit's to stand in for: the
+    # catalog search says the store does not carry it (or finds the title it misspells).
+    if (
+        not series_ids and not refers_back and intent == "product_question" and not ents.get("authors")
+        and not services.retrieval.names_not_carried(state["user_text"])
+    ):
         # No title recognised: the best series hit of the speculative search stands in.
         retrieval = await turn_retrieval(state.get("retrieval", {}), context_of(runtime).speculation)
         update["retrieval"] = retrieval

@@ -66,13 +66,18 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
     # "The author of Death Note": the works the shopper did not name come first.
     known = set(plan.get("author_of", []))
     series_ids = [s for s in series_ids if s not in known] + [s for s in series_ids if s in known]
-    on_sale = state["intent"] == "price_check" and not series_ids
+    # A name we have no document for is a title the store does not carry: say so, don't guess
+    # (nor list the sales for "how much is <that title>?").
+    unknown_names = [] if series_ids else services.retrieval.names_not_carried(text)
+    on_sale = state["intent"] == "price_check" and not series_ids and not unknown_names
     if on_sale:
         series_ids = sorted(catalog.promoted_series, key=lambda sid: (not set(genres) & set(catalog.series[sid].genres), sid))
     era = (plan.get("from_year"), plan.get("to_year"))
     filtered = bool(genres or plan["demographic"] or plan["status"] or plan["max_volumes"] or any(era))
-    # A name we have no document for is a title the store does not carry: say so, don't guess.
-    not_carried = [] if series_ids or filtered else services.retrieval.unknown_terms(text)
+    # Asking about a title we do not carry, with no word of what it is about, stays that question
+    # whatever status or era it also names ("is Kagurabachi finished?").
+    not_carried = [] if series_ids else unknown_names
+    misspelt: list[str] = []
     # A series the unfiltered search is sure of: genre and readership words are filters ("horror
     # manga for girls") but also turn up in a story's description ("orphans ... raised as food for
     # demons" reads as cooking and supernatural, "two girls ..." as shojo), so it comes first either way.
@@ -82,8 +87,11 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
     # first, and the search runs as well.
     named_first = series_ids if _maybe_only_a_word(plan, text, catalog) else []
     if not series_ids or named_first:
-        everything = services.retrieval.search(text, limit * 4, SearchFilters(doc_types=SHELF))
-        if genres and not _describes_a_story(text):
+        # A name we have no document for is looked up alone: the words asking about it ("is …
+        # finished?") would only find other series.
+        query = " ".join(not_carried) or text
+        everything = services.retrieval.search(query, limit * 4, SearchFilters(doc_types=SHELF))
+        if genres and not not_carried and not _describes_a_story(text):
             # Side by side, on the one query vector: a second search after the first would add its
             # whole round trip to the turn.
             hits, shown = await asyncio.gather(
@@ -95,7 +103,9 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
         if not_carried:
             # ... unless the word is a title misspelt ("frieran", "berzerk", "chainsawman"): the
             # search still finds that series, and the word reads as one of its names.
-            series_ids = [sid for sid in found if any(spelled_like(t, catalog.series[sid]) for t in [*not_carried, text])]
+            series_ids = misspelt = [
+                sid for sid in found if any(spelled_like(t, catalog.series[sid]) for t in [*not_carried, text])
+            ]
             not_carried = [] if series_ids else not_carried
         else:
             sure = [h.series_id for h in hits[:1] if h.series_id and h.scores.get("rerank", 0.0) >= SURE]
@@ -107,15 +117,16 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
         series_ids = [s for s in series_ids if catalog.series[s].demographic == plan["demographic"]] or series_ids
     ruled_out = set(plan.get("excluded_series", []))
     series_ids = [s for s in dict.fromkeys([*sure, *series_ids]) if s not in ruled_out]
-    # Status, length and era are what the shopper insists on: they hold for every series shown. A
-    # series named keeps its era: "Naruto from 2005" asks about Naruto (begun 1999), not for 2005's.
-    named = set(plan["series_ids"])
+    # Status, length and era are what the shopper insists on: they hold for every series shown but
+    # one named (a misspelt name too), which they ask about: "Naruto from 2005" asks about Naruto
+    # (begun 1999), not for 2005's; "is frieran finished?" about Frieren, still running.
+    named = {*plan["series_ids"], *misspelt}
 
     def insisted(series: Series) -> bool:
-        return (
+        return series.series_id in named or (
             plan["status"] in (None, series.status)
             and (not plan["max_volumes"] or series.volumes <= plan["max_volumes"])
-            and (series.series_id in named or catalog.begun_within(series.series_id, *era))
+            and catalog.begun_within(series.series_id, *era)
         )
 
     series_ids = [s for s in series_ids if insisted(catalog.series[s])]

@@ -48,7 +48,7 @@ from tools.similar import (
     spelled_like,
 )
 from tools.text import detect_language, normalize, tokenize
-from tools.vocab import ABROAD_TERMS, ABROAD_WORDS
+from tools.vocab import ABROAD_TERMS, ABROAD_WORDS, REQUEST_TERMS
 
 __all__ = ["IndexMismatch", "Retriever", "SearchFilters", "SearchHit", "make_backend", "open_retriever"]
 
@@ -361,6 +361,26 @@ class Retriever:
         scored.sort(key=lambda h: (h.series_id in own_ids, -h.score))
         return scored[:k]
 
+    def names_not_carried(self, query: str) -> list[str]:
+        """The names of titles the store does not carry, in a message that asks for nothing else.
+
+        A word no document holds ("Kagurabachi") is a title the store does not carry when the rest
+        of the message only asks for it ("do you carry …", "…の新刊"). Beside a word that says what
+        the story is about ("rakugo storytellers") it is just a word the catalog never uses, and the
+        message a search for that subject.
+        """
+        unknown = [w for w in self.unknown_terms(query) if not set(tokenize(w)) <= REQUEST_TERMS]
+        if not unknown:
+            return []
+        names = {t for word in unknown for t in tokenize(word)}
+        told = [
+            t for t in tokenize(query)
+            if t not in names and t in self.vocabulary and t not in REQUEST_TERMS and not t.isdigit()
+            # A Japanese term of kana alone is grammar ("って", "はい") more often than a subject.
+            and (t.isascii() or _HAS_KANJI.search(t))
+        ]
+        return [] if told else unknown
+
     def unknown_terms(self, query: str) -> list[str]:
         """Words (4+ letters) and katakana names that cannot occur in any document."""
         unknown = []
@@ -373,6 +393,7 @@ class Retriever:
         return unknown
 
 
+_HAS_KANJI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _ABROAD = re.compile(
     "|".join(rf"\b{re.escape(w)}\b" if w.isascii() else re.escape(w) for w in ABROAD_WORDS)
 )

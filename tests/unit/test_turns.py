@@ -297,10 +297,30 @@ async def test_latest_volume(runner, services):
 @pytest.mark.parametrize(("question", "phrase"), [
     ("Do you carry Kagurabachi?", "couldn't find"),
     ("カグラバチはありますか", "見つかりませんでした"),
+    # Asked about its status or price: no list of finished series, no sale, no look-alike title.
+    ("is Kagurabachi finished?", "couldn't find"),
+    ("Kagurabachi volume 3 price", "couldn't find"),
+    ("カグラバチの最新刊はいつ発売？", "見つかりませんでした"),
 ])
 async def test_titles_we_do_not_carry_are_not_guessed(runner, question, phrase):
     result = await runner.run(question)
     assert result.products == [] and phrase in result.text
+    assert "finished" not in result.text.split('"')[1::2]  # only the title is reported missing
+
+
+async def test_a_word_the_catalog_never_uses_beside_a_subject_is_no_missing_title(runner, services):
+    # "storytellers" is in no document, "rakugo" in several: this is a search for rakugo stories.
+    result = await runner.run("rakugo storytellers")
+    assert "couldn't find" not in result.text
+    assert {"akane-banashi", "descending-stories-showa-genroku-rakugo-shinju"} <= {
+        c.series_id for c in result.products[:3]
+    }
+
+
+async def test_a_misspelt_title_asked_about_keeps_its_own_status(runner):
+    # "finished" asks whether Frieren is; it filters nothing out of the answer about it.
+    result = await runner.run("is frieran finished?")
+    assert [c.series_id for c in result.products] == ["frieren-beyond-journeys-end"]
 
 
 async def test_demographic_recommendation(runner, services):
