@@ -54,6 +54,7 @@ _PART_MIN_KANA = 6
 _KATAKANA_CHAR = "[\u30a1-\u30fa\u30fc]"
 _KATAKANA_RUN = re.compile(_KATAKANA_CHAR + "{%d,}" % _PART_MIN_KANA)
 _KATAKANA = re.compile(_KATAKANA_CHAR)
+_KANJI = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _ARTICLES = frozenset({"the", "a", "an"})
 # The whole words of a general English word-piece vocabulary (the minilm tokenizer's, shipped with
 # the store data): the ~20k most frequent English word forms, so "golden", "attack" or "saga" alone
@@ -308,11 +309,18 @@ class Catalog:
         def katakana(i: int) -> bool:
             return 0 <= i < len(written) and _KATAKANA.match(written[i]) is not None
 
+        def kanji(i: int) -> bool:
+            return 0 <= i < len(written) and _KANJI.match(written[i]) is not None
+
         def glued(start: int, end: int) -> bool:
             # A short name in katakana is no name inside a longer katakana word: "ソーマ" in
-            # "チェーンソーマン", "モブ" in "モブキャラ". Hiragana edges are particles ("らんまの").
-            return end - start < _DECISIVE_MIN_KANA and (
-                (katakana(start - 1) and katakana(start)) or (katakana(end) and katakana(end - 1))
+            # "チェーンソーマン", "モブ" in "モブキャラ", "ハンター" in "モンスターハンター"; nor
+            # after a kanji word it compounds with: "吸血鬼ハンター" is a vampire hunter. Hiragana
+            # edges are particles ("らんまの"); a kanji word after the name is mostly about it
+            # ("ハンター全巻").
+            return end - start <= _DECISIVE_MIN_KANA and (
+                (katakana(start) and (katakana(start - 1) or kanji(start - 1)))
+                or (katakana(end) and katakana(end - 1))
             )
 
         def japanese(names: list[tuple[str, str, str]], by_char: dict[str, list[int]]) -> None:

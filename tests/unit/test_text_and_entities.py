@@ -251,6 +251,10 @@ def test_common_words_of_titles_name_no_series(services, text):
         ("ギョって怖い?", ["gyo"]),
         ("らんまの漫画", ["ranma-1-2"]),  # a hiragana name before a hiragana particle
         ("ドラゴンボール", ["dragon-ball"]),  # a long name, not "ドラ" (Doraemon) in it
+        ("吸血鬼ハンター", []),  # "ハンター" (Hunter x Hunter) compounded with a kanji word before it
+        ("モンスターハンター", ["monster"]),  # ... or a katakana one: only the first word stands alone
+        ("ハンターの新刊", ["hunter-x-hunter"]),
+        ("ハンター全巻", ["hunter-x-hunter"]),  # a kanji word after the name is about it
     ],
 )
 def test_a_short_katakana_name_is_no_name_inside_a_longer_katakana_word(services, text, found):
