@@ -73,7 +73,6 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
     if on_sale:
         series_ids = sorted(catalog.promoted_series, key=lambda sid: (not set(genres) & set(catalog.series[sid].genres), sid))
     era = (plan.get("from_year"), plan.get("to_year"))
-    filtered = bool(genres or plan["demographic"] or plan["status"] or plan["max_volumes"] or any(era))
     # Asking about a title we do not carry, with no word of what it is about, stays that question
     # whatever status or era it also names ("is Kagurabachi finished?").
     not_carried = [] if series_ids else unknown_names
@@ -104,7 +103,8 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
             # ... unless the word is a title misspelt ("frieran", "berzerk", "chainsawman"): the
             # search still finds that series, and the word reads as one of its names.
             series_ids = misspelt = [
-                sid for sid in found if any(spelled_like(t, catalog.series[sid]) for t in [*not_carried, text])
+                sid for sid in found
+                if any(spelled_like(t, catalog.series[sid]) for t in [*not_carried, text])
             ]
             not_carried = [] if series_ids else not_carried
         else:

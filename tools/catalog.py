@@ -17,6 +17,7 @@ from tools.models import Product, Review, Series
 from tools.text import (
     EN_STOPWORDS,
     JAPANESE,
+    KANJI,
     compact,
     katakana_to_hiragana,
     normalize,
@@ -54,7 +55,6 @@ _PART_MIN_KANA = 6
 _KATAKANA_CHAR = "[\u30a1-\u30fa\u30fc]"
 _KATAKANA_RUN = re.compile(_KATAKANA_CHAR + "{%d,}" % _PART_MIN_KANA)
 _KATAKANA = re.compile(_KATAKANA_CHAR)
-_KANJI = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _ARTICLES = frozenset({"the", "a", "an"})
 # The whole words of a general English word-piece vocabulary (the minilm tokenizer's, shipped with
 # the store data): the ~20k most frequent English word forms, so "golden", "attack" or "saga" alone
@@ -310,7 +310,7 @@ class Catalog:
             return 0 <= i < len(written) and _KATAKANA.match(written[i]) is not None
 
         def kanji(i: int) -> bool:
-            return 0 <= i < len(written) and _KANJI.match(written[i]) is not None
+            return 0 <= i < len(written) and KANJI.match(written[i]) is not None
 
         def glued(start: int, end: int) -> bool:
             # A short name in katakana is no name inside a longer katakana word: "ソーマ" in

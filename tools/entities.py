@@ -44,14 +44,16 @@ SIMILAR_BEFORE = (
     r"|\breminds? me of|(?:\bfor )?\b(?:fans?|lovers?|readers?) of"
     r"|(?:\bif |\bfor )?\b(?:i|who|someone who|people who|anyone who)"
     r" (?:liked|loved|enjoyed|like|love|enjoy)"
-    r"|\bafter (?:reading|finishing)|\b(?:read|try|pick up) (?:next )?after|\bif you (?:liked|loved|enjoyed))"
+    r"|\bafter (?:reading|finishing)|\b(?:read|try|pick up) (?:next )?after"
+    r"|\bif you (?:liked|loved|enjoyed))"
     r"(?:\s+(?:the|a|an))?"
 )
-# After the name: "X fans", "X-like", "X-ish", "X vibes", "X, what next?", "Xみたいな", "Xに似た", "X似てる",
-# "X好きにおすすめ", "X読み終わった", "Xの次に読む".
+# After the name: "X fans", "X-like", "X-ish", "X vibes", "X, what next?", "Xみたいな",
+# "Xに似た", "X似てる", "X好きにおすすめ", "X読み終わった", "Xの次に読む".
 SIMILAR_AFTER = (
     r"(?:(?:-|\s)(?:like|esque|style|ish)\b|'?s?\s+(?:fans?|lovers?|readers?|vibes?|energy)\b"
-    r"|[,.!]?\s*(?:so\s+)?what(?:'s| is| should i read| do i read| to read)? next\b|の次に(?:読む|読める|読みたい)"
+    r"|[,.!]?\s*(?:so\s+)?what(?:'s| is| should i read| do i read| to read)? next\b"
+    r"|の次に(?:読む|読める|読みたい)"
     r"|みたいな|みたいの|みたいに|のような|のよう|ような|っぽい"
     r"|(?:に|と)似た|(?:に|と)?似て(?:いる|る)?|と同じような"
     r"|(?:(?:が|を)?好き|を読んだ|を?読み終わった|(?:の)?ファン)"

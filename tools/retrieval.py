@@ -47,7 +47,7 @@ from tools.similar import (
     parse_similar,
     spelled_like,
 )
-from tools.text import detect_language, normalize, tokenize
+from tools.text import KANJI, detect_language, normalize, tokenize
 from tools.vocab import ABROAD_TERMS, ABROAD_WORDS, REQUEST_TERMS
 
 __all__ = ["IndexMismatch", "Retriever", "SearchFilters", "SearchHit", "make_backend", "open_retriever"]
@@ -342,7 +342,8 @@ class Retriever:
         vectors = [v for v in (anchor, words) if v is not None]
         vector = normalise(np.sum(vectors, axis=0)) if vectors else None
         await simulate("knn")
-        hits = await self.backend.search(f"{similar.rest}, {profile.terms()}", vector, SIMILAR_POOL, filters)
+        terms = f"{similar.rest}, {profile.terms()}"
+        hits = await self.backend.search(terms, vector, SIMILAR_POOL, filters)
         own_ids = {s.series_id for s in catalog.by_author(similar.author)} if similar.author else set()
         # Sequels and spin-offs are left out: X's ("Tokyo Ghoul:re") are more of X, not like it, and
         # another series' stands after its original, which the search shows in its place.
@@ -365,9 +366,9 @@ class Retriever:
         """The names of titles the store does not carry, in a message that asks for nothing else.
 
         A word no document holds ("Kagurabachi") is a title the store does not carry when the rest
-        of the message only asks for it ("do you carry …", "…の新刊"). Beside a word that says what
-        the story is about ("rakugo storytellers") it is just a word the catalog never uses, and the
-        message a search for that subject.
+        of the message only asks for it ("do you carry …", "…の新刊"). Beside a word that says
+        what the story is about ("rakugo storytellers") it is just a word the catalog never uses,
+        and the message a search for that subject.
         """
         unknown = [w for w in self.unknown_terms(query) if not set(tokenize(w)) <= REQUEST_TERMS]
         if not unknown:
@@ -375,9 +376,10 @@ class Retriever:
         names = {t for word in unknown for t in tokenize(word)}
         told = [
             t for t in tokenize(query)
-            if t not in names and t in self.vocabulary and t not in REQUEST_TERMS and not t.isdigit()
-            # A Japanese term of kana alone is grammar ("って", "はい") more often than a subject.
-            and (t.isascii() or _HAS_KANJI.search(t))
+            if t not in names and t not in REQUEST_TERMS and not t.isdigit()
+            and t in self.vocabulary
+            # A Japanese term of kana alone is grammar ("って"), seldom a subject.
+            and (t.isascii() or KANJI.search(t))
         ]
         return [] if told else unknown
 
@@ -393,15 +395,17 @@ class Retriever:
         return unknown
 
 
-_HAS_KANJI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _ABROAD = re.compile(
     "|".join(rf"\b{re.escape(w)}\b" if w.isascii() else re.escape(w) for w in ABROAD_WORDS)
 )
 
 
 def abroad_expanded(query: str, language: str | None) -> str:
-    """A policy question naming a place abroad ("shipping to the UK", "カナダに送れる？") with the
-    word the policies use for it: they speak of international shipping and name no country."""
+    """A policy question naming a place abroad, with the word the policies use for it.
+
+    "Shipping to the UK", "カナダに送れる？": the policies speak of international shipping and name
+    no country.
+    """
     if not _ABROAD.search(normalize(query)):
         return query
     return f"{query} {ABROAD_TERMS[language or detect_language(query)]}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 
@@ -16,7 +17,9 @@ _CJK_RUN = re.compile(r"^[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff�
 _SCRIPT_SEGMENT = re.compile(r"[\u30a0-\u30ff]+|[\u3040-\u309f]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _HIRAGANA = re.compile(r"^[\u3040-\u309f]+$")
 _PARTICLES = frozenset("をがはのにでともへや")
-_KANJI = re.compile(r"^[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+$")
+# One kanji (CJK ideograph), wherever it stands.
+KANJI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_KANJI = re.compile(rf"^{KANJI.pattern}+$")
 _HIRAGANA_OFFSET = ord("ァ") - ord("ぁ")
 # Where a sentence ends, in English or Japanese: split on it to get sentences.
 SENTENCE_BREAK = re.compile(r"(?<=[.!?。！？])\s*")
@@ -164,7 +167,7 @@ def search_terms(text: str) -> list[str]:
     terms = tokenize(text)
     for clause in _CLAUSE_BREAK.split(text):
         words = [t for t in tokenize(clause) if t.isascii()]
-        terms += [f"{a}_{b}" for a, b in zip(words, words[1:])]
+        terms += [f"{a}_{b}" for a, b in itertools.pairwise(words)]
     return terms
 
 

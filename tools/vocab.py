@@ -79,12 +79,13 @@ STATUS_JA = {"ongoing": "連載中", "completed": "完結", "hiatus": "休載中
 # Places outside the store's two home markets (the US and Japan): a shopper naming one asks about
 # shipping abroad, which the policies call "international" / 「海外」 and name no country for.
 ABROAD_WORDS: tuple[str, ...] = (
-    "abroad", "overseas", "uk", "united kingdom", "britain", "england", "scotland", "ireland", "canada",
-    "australia", "new zealand", "germany", "france", "italy", "spain", "netherlands", "sweden",
-    "norway", "poland", "europe", "korea", "china", "taiwan", "hong kong", "singapore", "thailand",
-    "philippines", "indonesia", "india", "brazil", "mexico", "asia",
-    "国外", "イギリス", "英国", "カナダ", "オーストラリア", "ドイツ", "フランス", "イタリア", "スペイン",
-    "ヨーロッパ", "韓国", "中国", "台湾", "香港", "シンガポール", "ブラジル", "メキシコ", "アジア",
+    "abroad", "overseas", "uk", "united kingdom", "britain", "england", "scotland", "ireland",
+    "canada", "australia", "new zealand", "germany", "france", "italy", "spain", "netherlands",
+    "sweden", "norway", "poland", "europe", "korea", "china", "taiwan", "hong kong", "singapore",
+    "thailand", "philippines", "indonesia", "india", "brazil", "mexico", "asia",
+    "国外", "イギリス", "英国", "カナダ", "オーストラリア", "ドイツ", "フランス",
+    "イタリア", "スペイン", "ヨーロッパ", "韓国", "中国", "台湾", "香港",
+    "シンガポール", "ブラジル", "メキシコ", "アジア",
 )
 # What a place abroad adds to a policy search's words, per language of the words.
 ABROAD_TERMS = {"en": "international internationally", "ja": "海外"}
@@ -96,6 +97,6 @@ REQUEST_TERMS = frozenset(
     """carry stock buy sell sold available much where when price cost volume vol edition english
     japanese digital print paperback hardcover ebook kindle release date new latest order preorder
     copy copies set box ship shipping deliver finished complete completed ongoing ended end over
-    新刊 最新 発売 在庫 値段 価格 売 売っ 巻 全巻 英語 語版 日本 電子 紙 予約 入荷 購入 買 買え 何巻 発送
-    配送 送料 版 完結 連載""".split()
+    新刊 最新 発売 在庫 値段 価格 売 売っ 巻 全巻 英語 語版 日本 電子 紙
+    予約 入荷 購入 買 買え 何巻 発送 配送 送料 版 完結 連載""".split()
 )

@@ -334,7 +334,9 @@ def test_sse_carries_the_same_frames(server):
     assert check_turn(ja, 1)["language"] == "ja"
 
 
-async def test_an_sse_client_hanging_up_mid_answer_cancels_the_turn_and_leaves_no_trace(model_server, llm):
+async def test_an_sse_client_hanging_up_mid_answer_cancels_the_turn_and_leaves_no_trace(
+    model_server, llm
+):
     slow = "Frieren is a slow, gentle story. " * 8
     llm.script("ws-primary", [{"kind": "slow", "text": slow, "chunk_chars": 4, "delay_s": 0.5}],
                default={"kind": "ok", "text": "Monster is a thriller by Naoki Urasawa."})

@@ -76,12 +76,15 @@ async def test_dense_leg_finds_what_words_miss(tmp_path: Path) -> None:
 
 
 async def test_a_phrase_outranks_its_words_apart(tmp_path: Path) -> None:
-    # "Another" holds both words too, one in its title (counted twice); only the second holds the phrase.
+    # "Another" holds both words too, one in its title (counted twice); only the second holds the
+    # phrase.
     docs = [
         IndexedDoc(doc_id="title", doc_type="series", language="en", title="Another",
-                   text="A horror story. Its world is a cursed class.", series_id="s1", content_hash="h1"),
+                   text="A horror story. Its world is a cursed class.", series_id="s1",
+                   content_hash="h1"),
         IndexedDoc(doc_id="phrase", doc_type="series", language="en", title="Magic Knights",
-                   text="Three girls are summoned to another world.", series_id="s2", content_hash="h2"),
+                   text="Three girls are summoned to another world.", series_id="s2",
+                   content_hash="h2"),
     ]
     backend = EmbeddedBackend(tmp_path / "index")
     await backend.swap((await backend.build(docs, np.eye(2, 3, dtype=np.float32), IDENT)).version)

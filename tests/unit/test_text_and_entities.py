@@ -251,8 +251,9 @@ def test_common_words_of_titles_name_no_series(services, text):
         ("ギョって怖い?", ["gyo"]),
         ("らんまの漫画", ["ranma-1-2"]),  # a hiragana name before a hiragana particle
         ("ドラゴンボール", ["dragon-ball"]),  # a long name, not "ドラ" (Doraemon) in it
-        ("吸血鬼ハンター", []),  # "ハンター" (Hunter x Hunter) compounded with a kanji word before it
-        ("モンスターハンター", ["monster"]),  # ... or a katakana one: only the first word stands alone
+        # "ハンター" (Hunter x Hunter) compounded with the kanji word before it, or a katakana one
+        ("吸血鬼ハンター", []),
+        ("モンスターハンター", ["monster"]),
         ("ハンターの新刊", ["hunter-x-hunter"]),
         ("ハンター全巻", ["hunter-x-hunter"]),  # a kanji word after the name is about it
     ],
