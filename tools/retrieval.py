@@ -260,11 +260,12 @@ class Retriever:
         lexical = self._lexical_text(query)
         if filters is not None and filters.doc_types == ["policy"]:
             lexical = abroad_expanded(lexical, filters.language)
-        hits = await self.backend.search(lexical, vector, max(k, RERANK_DEPTH), filters)
-        use_rerank = self.rerank_default if rerank is None else rerank
-        if use_rerank and self.reranker is not None:
+        reranker = self.reranker if (self.rerank_default if rerank is None else rerank) else None
+        depth = max(k, LEADER_DEPTH if reranker is not None else RERANK_DEPTH)
+        hits = await self.backend.search(lexical, vector, depth, filters)
+        if reranker is not None:
             await simulate("rerank")
-            hits = self.reranker.rerank(query, hits)
+            hits = reranker.rerank(query, with_leg_leaders(hits))
         return hits[:k]
 
     def _lexical_text(self, query: str) -> str:
@@ -393,6 +394,30 @@ class Retriever:
             if terms and any(t not in self.vocabulary for t in terms) and _name_like(query, word):
                 unknown.append(word)
         return unknown
+
+
+# How deep in the fused list a leg's best hit is looked for (fusion ranks a document only one leg
+# found after every document both legs found, however far it leads its leg).
+LEADER_DEPTH = 60
+
+
+def with_leg_leaders(hits: list[SearchHit]) -> list[SearchHit]:
+    """`hits` with each leg's best hit moved into the reranked head if fusion left it below.
+
+    "the one where a high schooler finds a notebook that kills people": Death Note's words score
+    twice any other series', but its vector is not among the dense leg's 50 best, so fusion ranks
+    it after every school romance both legs found and the reranker never saw it.
+    """
+    head = hits[:RERANK_DEPTH]
+    leaders = []
+    for leg in ("lexical", "dense"):
+        best = max(hits, key=lambda h: h.scores.get(leg, 0.0), default=None)
+        if best is not None and best.scores.get(leg, 0.0) > 0 and best not in [*head, *leaders]:
+            leaders.append(best)
+    if not leaders:
+        return hits
+    kept = head[: RERANK_DEPTH - len(leaders)]
+    return kept + leaders + [h for h in hits if h not in kept and h not in leaders]
 
 
 _ABROAD = re.compile(

@@ -27,8 +27,8 @@ from tools.rerank import (
     training_queries,
     training_sample,
 )
-from tools.retrieval import IndexMismatch, Retriever
-from tools.search_backend import EmbeddingIdentity, SearchFilters
+from tools.retrieval import IndexMismatch, Retriever, with_leg_leaders
+from tools.search_backend import EmbeddingIdentity, IndexedDoc, SearchFilters, SearchHit
 from tools.vocab import GENRES
 
 TURN = SearchFilters(doc_types=TURN_DOC_TYPES)
@@ -42,6 +42,9 @@ TURN = SearchFilters(doc_types=TURN_DOC_TYPES)
         ("名前を書くと人が死ぬノートの話", "series:death-note"),
         ("frieran", "series:frieren-beyond-journeys-end"),
         ("返品の送料は誰が払うの", "policy:returns:5"),
+        # Its words lead every other series' by far, but its vector is not among the dense leg's
+        # best: fusion alone ranked it below a dozen school romances (`with_leg_leaders`).
+        ("the one where a high schooler finds a notebook that kills people", "series:death-note"),
     ],
 )
 async def test_shipped_index_finds_the_answer_in_the_top_three(services: object, query: str, target: str) -> None:
@@ -329,3 +332,23 @@ def test_training_sample_keeps_every_policy_query(generated: list[TrainingQuery]
     assert sample[: len(policy)] == policy
     assert all(q in generated for q in sample)
     assert training_sample(generated) == sample
+
+
+def _hit(doc_id: str, fused: float, **legs: float) -> SearchHit:
+    doc = IndexedDoc(doc_id=doc_id, doc_type="series", language="en", title=doc_id, text="")
+    return SearchHit(doc_id=doc_id, score=fused, scores={**legs, "fused": fused}, doc=doc)
+
+
+def test_each_legs_best_hit_reaches_the_reranked_head() -> None:
+    both = [_hit(f"b{i}", 0.03 - i / 1000, lexical=5.0, dense=0.8) for i in range(RERANK_DEPTH + 2)]
+    lexical_only = _hit("lex", 0.0164, lexical=27.5)
+    dense_only = _hit("dense", 0.0163, dense=0.95)
+    hits = [*both, lexical_only, dense_only]
+    moved = with_leg_leaders(hits)
+    head = moved[:RERANK_DEPTH]
+    assert lexical_only in head and dense_only in head
+    # The rest keep their fused order, and nothing is lost or repeated.
+    assert head[: RERANK_DEPTH - 2] == both[: RERANK_DEPTH - 2]
+    assert sorted(h.doc_id for h in moved) == sorted(h.doc_id for h in hits)
+    # Leaders already in the head change nothing.
+    assert with_leg_leaders([lexical_only, dense_only, *both]) == [lexical_only, dense_only, *both]
