@@ -117,8 +117,9 @@ class Catalog:
         )
         # Asked by every search of a message (the speculative one and a shelf search's two).
         self.names_decide = functools.lru_cache(maxsize=_NAMES_CACHE)(self._names_decide)
-        self._build_name_index()
-        self._build_part_index(_everyday_words(store_data_dir / _EVERYDAY_WORDS))
+        everyday = _everyday_words(store_data_dir / _EVERYDAY_WORDS)
+        self._build_name_index(everyday)
+        self._build_part_index(everyday)
 
     def _load_reviews(self, path: Path) -> None:
         if not path.exists():
@@ -148,7 +149,7 @@ class Catalog:
             if len(phrase) >= 3:
                 self._en_names.setdefault(phrase, (kind, key))
 
-    def _build_name_index(self) -> None:
+    def _build_name_index(self, everyday: frozenset[str] | None) -> None:
         family_names: dict[str, set[str]] = defaultdict(set)
         for s in self.series.values():
             for name in (s.title, s.title_ja, s.title_ja_reading, *s.aliases):
@@ -157,11 +158,24 @@ class Catalog:
                 self._add_name(en, "author", en)
                 self._add_name(ja, "author", en)
                 parts = _WORD.findall(normalize(en))
-                if len(parts) >= 2 and len(parts[-1]) >= 5:
+                if len(parts) >= 2 and len(parts[-1]) >= 3:
                     family_names[parts[-1]].add(en)
+        # A family name of one author names them ("by Urasawa"); a short one ("Kubo", "Hojo"; not
+        # "Oda": two authors) only written as a name, and none that is an English word ("Pit") or
+        # a word of a title, which names the series ("komi vol 20").
+        no_name = {
+            w for s in self.series.values() for name in (s.title, *s.aliases)
+            for w in _WORD.findall(normalize(name))
+        } | _COMMON_WORDS | (everyday or frozenset())
+        self._cased_names: set[str] = set()
         for family, owners in family_names.items():
-            if len(owners) == 1 and family not in self._en_names:
-                self._en_names[family] = ("author", next(iter(owners)))
+            if len(owners) != 1 or family in self._en_names:
+                continue
+            if len(family) < 5:
+                if everyday is None or family in no_name:
+                    continue
+                self._cased_names.add(family)
+            self._en_names[family] = ("author", next(iter(owners)))
         for phrase in self._en_names:
             squeezed = phrase.replace(" ", "")
             if len(squeezed) >= _FUZZY_MIN_CHARS and phrase not in _COMMON_WORDS:
@@ -300,7 +314,8 @@ class Catalog:
                     if not hit:
                         continue
                     start, end = words[i][1], words[i + n - 1][2]
-                    if n == 1 and phrase in _COMMON_WORDS and not _written_as_name(text, phrase):
+                    cased = phrase in _COMMON_WORDS or phrase in self._cased_names
+                    if n == 1 and cased and not _written_as_name(text, phrase):
                         continue
                     if free(start, end):
                         add(*hit, start, end)

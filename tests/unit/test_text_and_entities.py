@@ -244,6 +244,21 @@ def test_common_words_of_titles_name_no_series(services, text):
 @pytest.mark.parametrize(
     ("text", "found"),
     [
+        ("anything else by Kubo?", [("author", "Tite Kubo")]),
+        ("more from Hojo", [("author", "Tsukasa Hojo")]),
+        ("more from hojo", []),  # a short family name counts only written as a name
+        ("what else did Oda draw", []),  # two authors are called Oda
+        ("manga by Ito", []),  # "ito" is an English word-piece too: the search finds Junji Ito
+        ("komi vol 20 price", [("series", "komi-cant-communicate")]),  # a word of a title
+    ],
+)
+def test_a_family_name_of_one_author_names_them(services, text, found):
+    assert [(m.kind, m.key) for m in services.catalog.find_names(text)] == found
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
         ("チェーンソーマン", []),  # "ソーマ" (Food Wars) inside a misspelt katakana title
         ("モブキャラの漫画", []),  # "モブ" (Mob Psycho 100) inside a katakana word
         ("ギョーザの漫画", []),  # "ギョ" (Gyo)
