@@ -40,6 +40,8 @@ RETRIEVAL_INTENTS = frozenset(
 # Of those, the ones that read the turn's own search (the prompt's catalog documents, hits blended
 # into recommendations, an untitled product question); the policy intents search policies alone.
 SEARCH_INTENTS = frozenset({"recommendation", "product_search", "product_question"})
+# Intents whose turn may search the catalog for a title (`search_catalog`).
+_CATALOG_INTENTS = frozenset({"product_search", "product_question", "price_check"})
 
 
 def _pick(items: list[str], ordinal: int | None) -> list[str]:
@@ -80,11 +82,15 @@ async def plan_tools(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             series_ids = _pick(state.get("last_series", []), ordinal)
             from_memory = bool(series_ids)
     update: dict[str, Any] = {}
-    # A title no document holds ("is Kagurabachi finished?") is no hit's to stand in for: the
-    # catalog search says the store does not carry it (or finds the title it misspells).
+    # A title no document holds ("is Kagurabachi finished?"), read once for the catalog search,
+    # which says the store does not carry it (or finds the title it misspells): no hit stands in.
+    not_carried = (
+        services.retrieval.names_not_carried(state["user_text"])
+        if not series_ids and not ents.get("authors") and intent in _CATALOG_INTENTS else []
+    )
     if (
         not series_ids and not refers_back and intent == "product_question" and not ents.get("authors")
-        and not services.retrieval.names_not_carried(state["user_text"])
+        and not not_carried
     ):
         # No title recognised: the best series hit of the speculative search stands in.
         retrieval = await turn_retrieval(state.get("retrieval", {}), context_of(runtime).speculation)
@@ -130,6 +136,7 @@ async def plan_tools(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         # Named only to point at their authors: the shopper knows them, so they come last.
         "author_of": ents.get("author_of", []),
         "count": ents.get("count"),
+        "not_carried": not_carried,
         # Series the shopper ruled out, by name, by author or by kind ("not comedy"): no tool
         # shows them. A series the message names stays, whatever its genres.
         "excluded_series": sorted(

@@ -68,7 +68,7 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
     series_ids = [s for s in series_ids if s not in known] + [s for s in series_ids if s in known]
     # A name we have no document for is a title the store does not carry: say so, don't guess
     # (nor list the sales for "how much is <that title>?").
-    unknown_names = [] if series_ids else services.retrieval.names_not_carried(text)
+    unknown_names = [] if series_ids else plan.get("not_carried", [])
     on_sale = state["intent"] == "price_check" and not series_ids and not unknown_names
     if on_sale:
         series_ids = sorted(catalog.promoted_series, key=lambda sid: (not set(genres) & set(catalog.series[sid].genres), sid))

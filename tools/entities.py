@@ -171,7 +171,8 @@ _SETTING_BEFORE = re.compile(
     r"\s+(?:in|to|into)\s+(?:the\s+)?$|\b(?:during|in the middle of)\s+(?:the\s+)?$"
 )
 _SETTING_AFTER = re.compile(r"^\s*(?:の|時代|の時代)*\s*(?:が|を|の)?\s*(?:舞台|世界|日本|東京|町|街|学校|話)")
-_LAST_CENTURY = re.compile(r"\bold[- ]school\b|\bretro\b|\bvintage\b|昔の(?:漫画|まんが|マンガ|作品)|懐かしい|れとろ")
+_OLD_SCHOOL = re.compile(r"\bold[- ]school\b")
+_LAST_CENTURY = re.compile(rf"{_OLD_SCHOOL.pattern}|\bretro\b|\bvintage\b|昔の(?:漫画|まんが|マンガ|作品)|懐かしい|れとろ")
 
 
 def _setting(text: str, m: re.Match[str]) -> bool:
@@ -313,8 +314,6 @@ _GENRE_EXCLUDED_AFTER = re.compile(
     )
 )
 
-
-_OLD_SCHOOL = re.compile(r"\bold[- ]school\b")
 
 
 # Misspelt genre words ("horor", "mistery", "thriler") still name the genre: one edit away from a

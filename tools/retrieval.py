@@ -371,10 +371,11 @@ class Retriever:
         what the story is about ("rakugo storytellers") it is just a word the catalog never uses,
         and the message a search for that subject.
         """
-        unknown = [w for w in self.unknown_terms(query) if not set(tokenize(w)) <= REQUEST_TERMS]
+        terms_of = {w: set(tokenize(w)) for w in self.unknown_terms(query)}
+        unknown = [w for w, terms in terms_of.items() if not terms <= REQUEST_TERMS]
         if not unknown:
             return []
-        names = {t for word in unknown for t in tokenize(word)}
+        names = {t for w in unknown for t in terms_of[w]}
         told = [
             t for t in tokenize(query)
             if t not in names and t not in REQUEST_TERMS and not t.isdigit()
@@ -408,16 +409,18 @@ def with_leg_leaders(hits: list[SearchHit]) -> list[SearchHit]:
     twice any other series', but its vector is not among the dense leg's 50 best, so fusion ranks
     it after every school romance both legs found and the reranker never saw it.
     """
-    head = hits[:RERANK_DEPTH]
+    placed = {h.doc_id for h in hits[:RERANK_DEPTH]}
     leaders = []
     for leg in ("lexical", "dense"):
         best = max(hits, key=lambda h: h.scores.get(leg, 0.0), default=None)
-        if best is not None and best.scores.get(leg, 0.0) > 0 and best not in [*head, *leaders]:
+        if best is not None and best.scores.get(leg, 0.0) > 0 and best.doc_id not in placed:
+            placed.add(best.doc_id)
             leaders.append(best)
     if not leaders:
         return hits
-    kept = head[: RERANK_DEPTH - len(leaders)]
-    return kept + leaders + [h for h in hits if h not in kept and h not in leaders]
+    kept = hits[: RERANK_DEPTH - len(leaders)]
+    moved = {h.doc_id for h in (*kept, *leaders)}
+    return kept + leaders + [h for h in hits if h.doc_id not in moved]
 
 
 _ABROAD = re.compile(

@@ -164,9 +164,12 @@ def search_terms(text: str) -> list[str]:
     outscores a title that only holds "another", and "death game" a synopsis with "death" in one
     sentence and "game" in the next. (Japanese bigrams already keep their characters' order.)
     """
-    terms = tokenize(text)
+    terms: list[str] = []
+    # A clause break is never inside a term, so the clauses' terms are the text's.
     for clause in _CLAUSE_BREAK.split(text):
-        words = [t for t in tokenize(clause) if t.isascii()]
+        clause_terms = tokenize(clause)
+        words = [t for t in clause_terms if t.isascii()]
+        terms += clause_terms
         terms += [f"{a}_{b}" for a, b in itertools.pairwise(words)]
     return terms
 
