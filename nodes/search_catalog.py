@@ -15,24 +15,13 @@ from tools.models import Series
 from graph.resources import services as load_services
 from tools.retrieval import SearchFilters
 from tools.similar import spelled_like
-from tools.text import message_size
+from tools.text import describes_a_story, message_size
 
 # What a shelf search reads: the series' own entries and their readers' reviews.
 SHELF = ["series", "reviews"]
 # The reranker's probability (calibrated on its training pairs) above which a series is more likely
 # relevant than not: it stands first even without the genre or readership asked for.
 SURE = 0.5
-
-
-# A message this long tells a story ("a doctor saves a boy who grows up to be a killer"): its genre
-# words ("doctor" reads as medical) describe the story, they do not ask for a kind of series.
-_STORY_WORDS = 8
-_STORY_CHARS = 16
-
-
-def _describes_a_story(text: str) -> bool:
-    words, chars = message_size(text)
-    return words >= _STORY_WORDS or chars >= _STORY_CHARS
 
 
 # Words of a message that describes something rather than asking for a title by its name.
@@ -90,7 +79,7 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
         # finished?") would only find other series.
         query = " ".join(not_carried) or text
         everything = services.retrieval.search(query, limit * 4, SearchFilters(doc_types=SHELF))
-        if genres and not not_carried and not _describes_a_story(text):
+        if genres and not not_carried and not describes_a_story(text):
             # Side by side, on the one query vector: a second search after the first would add its
             # whole round trip to the turn.
             hits, shown = await asyncio.gather(

@@ -23,7 +23,7 @@ from tools.text import (
     normalize,
     one_edit_apart,
     one_letter_dropped,
-    stem,
+    singular,
     tokenize,
 )
 from tools.vocab import DEMOGRAPHICS, EDITION_WORDS, FORMAT_WORDS, GENRES
@@ -236,7 +236,7 @@ class Catalog:
         def unusual(word: str, series_id: str) -> bool:
             return (
                 everyday is not None and len(word) >= _PART_MIN_CHARS and word.isalpha()
-                and stem(word) not in everyday and word.removeprefix("un") not in everyday
+                and singular(word) not in everyday and word.removeprefix("un") not in everyday
                 and not described[word] - {series_id}
             )
 

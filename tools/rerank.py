@@ -37,7 +37,7 @@ from tools.search_backend import (
     SearchFilters,
     SearchHit,
 )
-from tools.text import detect_language, tokenize
+from tools.text import describes_a_story, detect_language, tokenize
 from tools.vocab import GENRES
 
 RERANK_DEPTH = 10
@@ -121,7 +121,8 @@ def pair_features(query: str, hits: Sequence[SearchHit], catalog: Catalog) -> np
     language = detect_language(query)
     named_series = set(ents.series_ids)
     named_authors = set(ents.authors)
-    asked_genres = set(ents.genres)
+    # The genre words of a story told ("... raises children as food for demons") are no kind asked for.
+    asked_genres = set() if describes_a_story(query) else set(ents.genres)
     fused_max = max((h.scores.get("fused", h.score) for h in hits), default=1.0) or 1.0
     lex_max = max((h.scores.get("lexical", 0.0) for h in hits), default=0.0) or 1.0
     dense_max = max((h.scores.get("dense", 0.0) for h in hits), default=0.0)

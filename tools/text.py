@@ -103,13 +103,54 @@ def message_size(text: str) -> tuple[int, int]:
     return len(_LATIN_WORD.findall(folded)), len(_CJK.findall(folded))
 
 
-def stem(word: str) -> str:
+# A message this long tells a story ("a doctor saves a boy who grows up to be a killer"): its genre
+# words ("doctor" reads as medical) describe the story, they do not ask for a kind of series.
+_STORY_WORDS = 8
+_STORY_CHARS = 16
+
+
+def describes_a_story(text: str) -> bool:
+    """Whether a message is long enough to tell a story rather than ask for a kind of series."""
+    words, chars = message_size(text)
+    return words >= _STORY_WORDS or chars >= _STORY_CHARS
+
+
+def singular(word: str) -> str:
     """`word` without a plural ending ("mysteries" -> "mystery", "titans" -> "titan")."""
-    # A light plural fold is enough for titles and genre words; a full stemmer mangles names.
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
         return word[:-1]
+    return word
+
+
+def _undoubled(base: str) -> str:
+    # "running" -> "runn" -> "run"; "killing" keeps its "ll" ("kill"), as "kisses" its "ss".
+    return base[:-1] if len(base) > 3 and base[-1] == base[-2] and base[-1] not in "lsz" else base
+
+
+# "-ing" words that are words of their own, not a form of a shorter one ("boxing" is no "box").
+_ING_WORDS = frozenset(
+    "anything boxing ceiling darling during evening everything morning nothing pudding sibling "
+    "something spring string viking wedding".split()
+)
+
+
+def stem(word: str) -> str:
+    """`word` with its plural, "-ing" and "-ed" endings and a final "e" folded away, so the forms
+    of one word meet: "refuses", "refusing", "refused" -> "refus"; "wanders", "wandering" -> "wander".
+
+    Light on purpose: it only cuts endings, and only from words long enough to keep a stem ("need",
+    "ping" and "dying" stay whole; "boxing" is a word of its own).
+    A document and a query always pass through the same folding, so a cut stem ("blu") is harmless.
+    """
+    word = singular(word)
+    if len(word) >= 6 and word.endswith("ing") and word not in _ING_WORDS:
+        word = _undoubled(word[:-3])
+    elif len(word) >= 5 and word.endswith("ed") and not word.endswith("eed"):
+        word = _undoubled(word[:-2])
+    if len(word) > 3 and word.endswith("e") and not word.endswith("ee"):
+        word = word[:-1]
     return word
 
 
@@ -138,7 +179,7 @@ def _japanese_terms(run: str, keep_stopwords: bool) -> list[str]:
 
 
 def tokenize(text: str, *, keep_stopwords: bool = False) -> list[str]:
-    """Tokens for lexical matching: English words (light-stemmed) and CJK character bigrams.
+    """Tokens for lexical matching: English words (`stem`) and CJK character bigrams.
 
     CJK runs become overlapping bigrams (plus the lone character of a one-character stretch),
     the usual way to index Japanese without a morphological analyser. Stop words and filler words

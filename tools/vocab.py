@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tools.text import tokenize
+
 # genre -> (Japanese display label, words that ask for it). Words are matched on normalised text;
 # English words at word boundaries, Japanese ones as substrings (katakana folded to hiragana).
 GENRES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -90,13 +92,13 @@ ABROAD_WORDS: tuple[str, ...] = (
 # What a place abroad adds to a policy search's words, per language of the words.
 ABROAD_TERMS = {"en": "international internationally", "ja": "海外"}
 
-# Terms (as `tools.text.tokenize` gives them) of asking for a title rather than saying what it is
+# Terms (`tools.text.tokenize`'s) of asking for a title rather than saying what it is
 # about: "do you carry X", "is X in stock", "is X finished?", "X vol 3 price", "Xの新刊",
 # "X在庫ありますか", "Xの英語版", "X完結した？".
-REQUEST_TERMS = frozenset(
+REQUEST_TERMS = frozenset(tokenize(
     """carry stock buy sell sold available much where when price cost volume vol edition english
     japanese digital print paperback hardcover ebook kindle release date new latest order preorder
     copy copies set box ship shipping deliver finished complete completed ongoing ended end over
     新刊 最新 発売 在庫 値段 価格 売 売っ 巻 全巻 英語 語版 日本 電子 紙
-    予約 入荷 購入 買 買え 何巻 発送 配送 送料 版 完結 連載""".split()
-)
+    予約 入荷 購入 買 買え 何巻 発送 配送 送料 版 完結 連載"""
+))

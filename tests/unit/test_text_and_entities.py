@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tools.entities import extract_entities
-from tools.text import detect_language, tokenize
+from tools.text import detect_language, stem, tokenize
 
 
 @pytest.mark.parametrize(
@@ -23,13 +23,25 @@ def test_detect_language(text, language):
 
 
 def test_latin_accents_are_folded_as_shoppers_type_them(services):
-    assert tokenize("Pokémon Adventures") == ["pokemon", "adventure"]  # not "pok", "mon"
+    assert tokenize("Pokémon Adventures") == tokenize("pokemon adventure")  # not "pok", "mon"
+    assert "pokemon" in tokenize("Pokémon")
     assert tokenize("Fushigi Yûgi") == tokenize("fushigi yugi")
     # Romanised titles with long-vowel marks ("Ōoku", "Shōjo Shūmatsu Ryokō") typed without them.
     assert [m.key for m in services.catalog.find_names("is ooku finished?")] == ["ooku-the-inner-chambers"]
     assert [m.key for m in services.catalog.find_names("shojo shumatsu ryoko")] == ["girls-last-tour"]
     # Japanese keeps its voiced marks.
     assert tokenize("ガンダム") == tokenize("がんだむ") != tokenize("かんたむ")
+
+
+def test_the_forms_of_an_english_word_meet():
+    # "refuses to kill anymore" finds "refusing ever to kill again" (Rurouni Kenshin's entry).
+    assert len({stem(w) for w in ("refuse", "refuses", "refusing", "refused")}) == 1
+    assert stem("wandering") == stem("wanders") == stem("wander")
+    assert stem("running") == stem("runs") and stem("killing") == stem("kills") != stem("kiln")
+    assert stem("dating") == stem("date") and stem("mysteries") == stem("mystery")
+    # Short words and "-ing" words of their own are not cut down to another word.
+    assert stem("boxing") != stem("box") and stem("evening") != stem("even")
+    assert stem("ping") == "ping" and stem("need") == "need" and stem("dying") == "dying"
 
 
 def test_tokenize_bigrams_japanese_and_folds_katakana():
