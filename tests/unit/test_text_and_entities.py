@@ -65,6 +65,13 @@ def test_request_and_praise_words_are_not_terms(asked, plain):
     assert tokenize(asked) == tokenize(plain)
 
 
+def test_a_manga_artist_is_a_word_not_a_request_word():
+    # "漫画" alone asks for nothing in particular; "漫画家" is what the story is about.
+    assert tokenize("面白い漫画") == []
+    assert {"漫画", "画家"} <= set(tokenize("漫画家が主人公の漫画"))
+    assert set(tokenize("漫画家が主人公の漫画")) <= set(tokenize("プロの漫画家を目指す主人公"))
+
+
 def test_japanese_bigrams_stay_within_a_word():
     terms = tokenize("死ぬ日を国から通知される世界")
     # No bigram glues a particle to the word next to it.
