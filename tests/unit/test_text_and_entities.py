@@ -58,6 +58,9 @@ def test_tokenize_bigrams_japanese_and_folds_katakana():
         ("ヤクザが出てくる漫画", "ヤクザ"),
         ("面白いサッカー漫画が読みたい", "サッカー"),
         ("おすすめの猫の作品", "猫"),
+        # Who leads the story is said with the lead; "protagonist" itself is in reviews, not synopses.
+        ("a manga with a cat as the protagonist", "cat"),
+        ("猫とかが主人公の漫画", "猫"),
     ],
 )
 def test_request_and_praise_words_are_not_terms(asked, plain):
