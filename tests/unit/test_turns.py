@@ -24,6 +24,16 @@ async def test_recommendation_by_genre(runner, services):
         assert card.title.split(",")[0] in result.text
 
 
+@pytest.mark.parametrize("message", ["isekai manga", "異世界もの"])
+async def test_a_genre_shelf_shows_every_series_of_the_genre_when_few_have_it(runner, services, message):
+    # Drifters, Fushigi Yûgi and Magic Knight Rayearth are all other-world stories: a shelf of one
+    # card had hidden the two whose entries lacked the genre.
+    result = await runner.run(message)
+    tagged = {s.series_id for s in services.catalog.series.values() if "isekai" in s.genres}
+    assert len(tagged) >= 3
+    assert tagged <= {c.series_id for c in result.products}
+
+
 @pytest.mark.parametrize(
     "message", ["horror manga but not junji ito", "ホラー漫画でおすすめある？伊藤潤二以外で"]
 )
