@@ -29,7 +29,7 @@ EN_STOPWORDS = frozenset(
     your it its this that these those there here what which who whom how can could would should will
     please any some about from by at as into than then so if not no yes just also very really too
     have has had get got want need like looking look find show tell give me manga manga's comic comics
-    series book books""".split()
+    series book books he him his himself she her hers herself they them their theirs themselves us""".split()
 )
 
 # What a shopper asks for and how they judge it, not what a story is about. Reviews are full of

@@ -68,6 +68,11 @@ def test_request_and_praise_words_are_not_terms(asked, plain):
     assert tokenize(asked) == tokenize(plain)
 
 
+def test_pronouns_are_no_terms():
+    # "... no matter what happens to him" had found Oh My Goddess ("grants him a wish ... stay with him").
+    assert tokenize("she cannot die, no matter what happens to her or to them") == tokenize("cannot die matter happens")
+
+
 def test_a_manga_artist_is_a_word_not_a_request_word():
     # "漫画" alone asks for nothing in particular; "漫画家" is what the story is about.
     assert tokenize("面白い漫画") == []
