@@ -18,6 +18,7 @@ import logging
 import re
 import weakref
 from collections import OrderedDict
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +49,7 @@ from tools.similar import (
     spelled_like,
 )
 from tools.text import KANJI, detect_language, normalize, tokenize
-from tools.vocab import ABROAD_TERMS, ABROAD_WORDS, REQUEST_TERMS
+from tools.vocab import ABROAD_TERMS, ABROAD_WORDS, REQUEST_TERMS, STORY_KIND_WORDS
 
 __all__ = ["IndexMismatch", "Retriever", "SearchFilters", "SearchHit", "make_backend", "open_retriever"]
 
@@ -269,8 +270,10 @@ class Retriever:
         return hits[:k]
 
     def _lexical_text(self, query: str) -> str:
-        """The words the lexical leg searches: the query's, and the names of the authors a series
+        """The words the lexical leg searches: the query's, the catalog's words for a kind of story
+        the query names otherwise ("bl" for "boys' love"), and the names of the authors a series
         named for its author stands for ("the guy who drew Death Note" finds Bakuman)."""
+        query = story_kind_expanded(query)
         if self.catalog is None:
             return query
         ents = extract_entities(query, self.catalog)
@@ -386,13 +389,15 @@ class Retriever:
         return [] if told else unknown
 
     def unknown_terms(self, query: str) -> list[str]:
-        """Words (4+ letters) and katakana names that cannot occur in any document."""
+        """Words (4+ letters) and katakana names that cannot occur in any document (a shopper's
+        word for a kind of story, "lgbtq", is known: its search uses the catalog's words)."""
         unknown = []
         # Katakana runs before folding: a hiragana particle must not glue onto the name.
         for word in re.findall(r"[a-z][a-z0-9'-]{3,}|[\u30a0-\u30ffー]{3,}", normalize(query)):
             terms = tokenize(word)
             # Every bigram of a name in some document is necessary for the name to be there at all.
-            if terms and any(t not in self.vocabulary for t in terms) and _name_like(query, word):
+            if (terms and any(t not in self.vocabulary for t in terms) and _name_like(query, word)
+                    and not any(pattern.fullmatch(word) for _, pattern in _STORY_KINDS)):
                 unknown.append(word)
         return unknown
 
@@ -423,9 +428,24 @@ def with_leg_leaders(hits: list[SearchHit]) -> list[SearchHit]:
     return kept + leaders + [h for h in hits if h.doc_id not in moved]
 
 
-_ABROAD = re.compile(
-    "|".join(rf"\b{re.escape(w)}\b" if w.isascii() else re.escape(w) for w in ABROAD_WORDS)
-)
+def _words_pattern(words: Sequence[str]) -> re.Pattern[str]:
+    """Any of `words` in normalised text: Latin ones as whole words (also beside Japanese: "bl漫画"),
+    Japanese ones anywhere."""
+    return re.compile("|".join(
+        rf"(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])" if w.isascii() else re.escape(w) for w in words
+    ))
+
+
+_ABROAD = _words_pattern(ABROAD_WORDS)
+_STORY_KINDS = [(catalog_words, _words_pattern(words)) for catalog_words, words in STORY_KIND_WORDS.items()]
+
+
+def story_kind_expanded(query: str) -> str:
+    """The query with the catalog's words for each kind of story it names in a shopper's words
+    ("any lgbtq manga?" also searches "transgender", "gender identity", "boys' love")."""
+    norm = normalize(query)
+    added = [words for words, pattern in _STORY_KINDS if pattern.search(norm)]
+    return ", ".join([query, *added])
 
 
 def abroad_expanded(query: str, language: str | None) -> str:

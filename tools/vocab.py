@@ -92,6 +92,15 @@ ABROAD_WORDS: tuple[str, ...] = (
 # What a place abroad adds to a policy search's words, per language of the words.
 ABROAD_TERMS = {"en": "international internationally", "ja": "海外"}
 
+# Words shoppers use for a kind of story that catalog entries word otherwise (initialisms, umbrella
+# terms): a search with one of them also looks for the catalog's own words.
+STORY_KIND_WORDS: dict[str, tuple[str, ...]] = {
+    "boys' love, ボーイズラブ": ("bl", "yaoi", "boys love", "やおい"),
+    "transgender, gender identity, boys' love, トランスジェンダー, 性自認, ボーイズラブ": (
+        "lgbt", "lgbtq", "lgbtqia", "queer", "gay", "lesbian", "trans", "トランス", "同性愛", "ゲイ",
+    ),
+}
+
 # Terms (`tools.text.tokenize`'s) of asking for a title rather than saying what it is
 # about: "do you carry X", "is X in stock", "is X finished?", "X vol 3 price", "Xの新刊",
 # "X在庫ありますか", "Xの英語版", "X完結した？".

@@ -24,6 +24,17 @@ async def test_recommendation_by_genre(runner, services):
         assert card.title.split(",")[0] in result.text
 
 
+@pytest.mark.parametrize(
+    ("message", "series_id"),
+    [("any lgbtq manga? trans or gay leads", "wandering-son"), ("LGBTQの漫画", "wandering-son"),
+     ("bl manga", "given"), ("BL漫画ある？", "given")],
+)
+async def test_a_kind_of_story_named_in_a_shoppers_words_finds_the_catalogs(runner, message, series_id):
+    # The entries say "transgender", "boys' love": "lgbtq" had been reported as a title not carried.
+    result = await runner.run(message)
+    assert series_id in [c.series_id for c in result.products][:3]
+
+
 @pytest.mark.parametrize("message", ["isekai manga", "異世界もの"])
 async def test_a_genre_shelf_shows_every_series_of_the_genre_when_few_have_it(runner, services, message):
     # Drifters, Fushigi Yûgi and Magic Knight Rayearth are all other-world stories: a shelf of one
