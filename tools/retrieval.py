@@ -270,9 +270,12 @@ class Retriever:
         return hits[:k]
 
     def _lexical_text(self, query: str) -> str:
-        """The words the lexical leg searches: the query's, the catalog's words for a kind of story
-        the query names otherwise ("bl" for "boys' love"), and the names of the authors a series
-        named for its author stands for ("the guy who drew Death Note" finds Bakuman)."""
+        """The words the lexical leg searches.
+
+        The query's, the catalog's words for a kind of story the query names otherwise ("bl" for
+        "boys' love"), and the names of the authors a series named for its author stands for ("the
+        guy who drew Death Note" finds Bakuman).
+        """
         query = story_kind_expanded(query)
         if self.catalog is None:
             return query
@@ -389,8 +392,10 @@ class Retriever:
         return [] if told else unknown
 
     def unknown_terms(self, query: str) -> list[str]:
-        """Words (4+ letters) and katakana names that cannot occur in any document (a shopper's
-        word for a kind of story, "lgbtq", is known: its search uses the catalog's words)."""
+        """Words (4+ letters) and katakana names that cannot occur in any document.
+
+        A shopper's word for a kind of story ("lgbtq") is known: its search uses the catalog's words.
+        """
         unknown = []
         # Katakana runs before folding: a hiragana particle must not glue onto the name.
         for word in re.findall(r"[a-z][a-z0-9'-]{3,}|[\u30a0-\u30ffー]{3,}", normalize(query)):
@@ -429,8 +434,7 @@ def with_leg_leaders(hits: list[SearchHit]) -> list[SearchHit]:
 
 
 def _words_pattern(words: Sequence[str]) -> re.Pattern[str]:
-    """Any of `words` in normalised text: Latin ones as whole words (also beside Japanese: "bl漫画"),
-    Japanese ones anywhere."""
+    """Any of `words` in normalised text: Latin ones as whole words ("bl漫画" too), Japanese anywhere."""
     return re.compile("|".join(
         rf"(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])" if w.isascii() else re.escape(w) for w in words
     ))
@@ -441,8 +445,10 @@ _STORY_KINDS = [(catalog_words, _words_pattern(words)) for catalog_words, words 
 
 
 def story_kind_expanded(query: str) -> str:
-    """The query with the catalog's words for each kind of story it names in a shopper's words
-    ("any lgbtq manga?" also searches "transgender", "gender identity", "boys' love")."""
+    """The query with the catalog's words for each kind of story it names in a shopper's words.
+
+    "any lgbtq manga?" also searches "transgender", "gender identity", "boys' love".
+    """
     norm = normalize(query)
     added = [words for words, pattern in _STORY_KINDS if pattern.search(norm)]
     return ", ".join([query, *added])

@@ -139,12 +139,14 @@ _ING_WORDS = frozenset(
 
 
 def stem(word: str) -> str:
-    """`word` with its plural, "-ing" and "-ed" endings and a final "e" folded away, so the forms
-    of one word meet: "refuses", "refusing", "refused" -> "refus"; "wanders", "wandering" -> "wander".
+    """`word` with its plural, "-ing" and "-ed" endings and a final "e" folded away.
+
+    The forms of one word meet: "refuses", "refusing", "refused" -> "refus"; "wanders",
+    "wandering" -> "wander".
 
     Light on purpose: it only cuts endings, and only from words long enough to keep a stem ("need",
-    "ping" and "dying" stay whole; "boxing" is a word of its own).
-    A document and a query always pass through the same folding, so a cut stem ("blu") is harmless.
+    "ping" and "dying" stay whole; "boxing" is a word of its own). A document and a query always
+    pass through the same folding, so a cut stem ("blu") is harmless.
     """
     word = singular(word)
     if len(word) >= 6 and word.endswith("ing") and word not in _ING_WORDS:
