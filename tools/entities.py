@@ -315,7 +315,6 @@ _GENRE_EXCLUDED_AFTER = re.compile(
 )
 
 
-
 # Misspelt genre words ("horor", "mistery", "thriler") still name the genre: one edit away from a
 # genre word of six or more letters. Shorter words are too close to ordinary ones ("fight"/"light").
 _TYPO_MIN_LEN = 6

@@ -276,11 +276,12 @@ class Retriever:
         "boys' love"), and the names of the authors a series named for its author stands for ("the
         guy who drew Death Note" finds Bakuman).
         """
-        query = story_kind_expanded(query)
+        lexical = story_kind_expanded(query)
         if self.catalog is None:
-            return query
+            return lexical
+        # Read from the message itself: the reading is remembered per text (routing has it already).
         ents = extract_entities(query, self.catalog)
-        return f"{query} {' '.join(ents.authors)}" if ents.author_of else query
+        return f"{lexical} {' '.join(ents.authors)}" if ents.author_of else lexical
 
     async def _similar(self, query: str, catalog: Catalog, interest: Interest | None = None) -> SimilarRequest | None:
         """The "like X" reading of `query`, with an X the name look-up missed resolved from its span.
