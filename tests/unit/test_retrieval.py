@@ -235,8 +235,11 @@ def test_shipped_vectors_are_in_sync_and_reproducible() -> None:
     assert not missing, f"run `mangaassist index --export-vectors` after editing store data: {missing[:5]}"
     sample = sorted(embedded, key=lambda d: len(d.text))[:2]
     fresh = embedder.embed_documents([embedding_text(d) for d in sample])
+    # Not bit for bit: the engine rounds activations to int8 per block, so the last bit of a float
+    # that differs between CPUs (measured: two x86-64 machines) can move a value by one step,
+    # up to 2e-3 in a vector (cosine 0.99995). Another model or text lands far below this.
     for d, vec in zip(sample, fresh, strict=True):
-        assert np.allclose(seed[d.content_hash], vec, atol=1e-5)
+        assert float(seed[d.content_hash] @ vec) > 0.9999
 
 
 def test_japanese_series_documents_carry_the_themes_in_japanese() -> None:
