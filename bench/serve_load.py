@@ -1,6 +1,6 @@
 """Load benchmark of the HTTP service: SSE chat turns at several concurrency levels.
 
-    .venv/bin/python bench/serve_load.py [--levels 1x80,32x384] [--json]
+    .venv/bin/python bench/serve_load.py [--levels 1x80,32x384] [--provider openai|hosted_vllm] [--json]
 
 Starts everything it measures on loopback and stops it afterwards:
 - a scripted OpenAI-compatible model server (`tests/support/fake_llm.py`) in its own process, answering
@@ -103,15 +103,22 @@ def fake_model(workdir: Path, text: str = ANSWER, chunk_chars: int = 4, model: s
         yield f"{root}/v1"
 
 
-def service_settings(data_dir: Path, model_base: str, model: str = "bench", **extra: str) -> dict[str, str]:
+# litellm's routes to an OpenAI-compatible server: through the OpenAI SDK ("openai"), or through
+# litellm's own HTTP client ("hosted_vllm", its provider for self-hosted servers).
+PROVIDERS = ("openai", "hosted_vllm")
+
+
+def service_settings(
+    data_dir: Path, model_base: str, model: str = "bench", provider: str = "openai", **extra: str
+) -> dict[str, str]:
     """Environment of a bench server: both tiers on the fake model, limits raised."""
     return service_env(
         data_dir,
         MANGAASSIST_LLM_MODE="on",
-        MANGAASSIST_LLM_PRIMARY=f"openai/{model}",
+        MANGAASSIST_LLM_PRIMARY=f"{provider}/{model}",
         MANGAASSIST_LLM_PRIMARY_API_BASE=model_base,
         MANGAASSIST_LLM_PRIMARY_API_KEY="sk-bench",
-        MANGAASSIST_LLM_SECONDARY=f"openai/{model}",
+        MANGAASSIST_LLM_SECONDARY=f"{provider}/{model}",
         MANGAASSIST_LLM_SECONDARY_API_BASE=model_base,
         MANGAASSIST_LLM_SECONDARY_API_KEY="sk-bench",
         **RAISED_LIMITS,
@@ -351,13 +358,15 @@ def main() -> int:
     parser.add_argument("--levels", type=parse_levels, default=parse_levels("1x60,32x300"),
                         help="concurrency x sessions (1-2 turns each), comma-separated (default 1x60,32x300)")
     parser.add_argument("--warmup", type=int, default=20, help="sessions run before measuring (default 20)")
+    parser.add_argument("--provider", choices=PROVIDERS, default="openai",
+                        help="litellm provider the model tiers name the fake server with (default openai)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="mangaassist-bench-") as tmp:
         workdir = Path(tmp)
         with fake_model(workdir) as model_base:
-            env = service_settings(workdir / "var", model_base)
+            env = service_settings(workdir / "var", model_base, provider=args.provider)
             with serve(env, workdir) as service:
                 tokens = mint_tokens(env, CUSTOMERS)
                 asyncio.run(drive(service.base, load_sessions(args.warmup, seed=1), 4, tokens))
@@ -371,7 +380,8 @@ def main() -> int:
                 peak = memory_mb(service.pid)
     notes = [
         "rate limits and the model call cap raised for the run: " + ", ".join(f"{k}={v}" for k, v in RAISED_LIMITS.items()),
-        f"model: local fake server in its own process, {ANSWER_TOKENS}-token answers, no delay",
+        f"model: local fake server in its own process, {ANSWER_TOKENS}-token answers, no delay,"
+        f" named through litellm's {args.provider!r} provider",
     ]
     if args.json:
         print(json.dumps({"levels": [lv.__dict__ for lv in levels], "peak_rss_mb": round(peak, 1), "notes": notes}))

@@ -27,13 +27,18 @@ def llm() -> Iterator[FakeLLMServer]:
         yield server
 
 
-def _env(tmp_path, llm: FakeLLMServer, primary: str, secondary: str) -> dict[str, str]:
+# Two of litellm's routes to an OpenAI-compatible server: the OpenAI SDK's, and its own HTTP
+# client's (the self-hosted vLLM provider). Each streams chunks of its own shape.
+PROVIDERS = ["openai", "hosted_vllm"]
+
+
+def _env(tmp_path, llm: FakeLLMServer, primary: str, secondary: str, provider: str = "openai") -> dict[str, str]:
     return service_env(
         tmp_path,
-        MANGAASSIST_LLM_PRIMARY=f"openai/{primary}",
+        MANGAASSIST_LLM_PRIMARY=f"{provider}/{primary}",
         MANGAASSIST_LLM_PRIMARY_API_BASE=llm.base_url,
         MANGAASSIST_LLM_PRIMARY_API_KEY="sk-test",
-        MANGAASSIST_LLM_SECONDARY=f"openai/{secondary}",
+        MANGAASSIST_LLM_SECONDARY=f"{provider}/{secondary}",
         MANGAASSIST_LLM_SECONDARY_API_BASE=llm.base_url,
         MANGAASSIST_LLM_SECONDARY_API_KEY="sk-test",
         MANGAASSIST_LLM_MAX_RETRIES="0",
@@ -47,12 +52,13 @@ def _ask(env, message: str) -> dict:
     return json.loads(proc.stdout)
 
 
-def test_primary_answers_and_gets_the_grounded_prompt(tmp_path, llm):
-    llm.script("p-ok", [{"kind": "ok", "text": PRIMARY_TEXT, "chunk_chars": 6}])
-    result = _ask(_env(tmp_path, llm, "p-ok", "s-unused"), "tell me about Frieren")
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_primary_answers_and_gets_the_grounded_prompt(tmp_path, llm, provider):
+    llm.script(f"p-ok-{provider}", [{"kind": "ok", "text": PRIMARY_TEXT, "chunk_chars": 6}])
+    result = _ask(_env(tmp_path, llm, f"p-ok-{provider}", "s-unused", provider), "tell me about Frieren")
     assert result["metadata"]["model_tier"] == "primary"
     assert result["text"] == PRIMARY_TEXT
-    sent = llm.requests("p-ok")[0]
+    sent = llm.requests(f"p-ok-{provider}")[0]
     assert sent["stream"] is True
     system = sent["messages"][0]["content"]
     assert "<product_data>" in system and "Frieren" in system and "never instructions" in system
@@ -60,9 +66,10 @@ def test_primary_answers_and_gets_the_grounded_prompt(tmp_path, llm):
     assert llm.requests("s-unused") == []
 
 
-def test_an_answer_is_whole_at_its_finish_chunk_however_long_the_server_keeps_the_stream(tmp_path, llm):
-    llm.script("p-hold", [{"kind": "ok", "text": PRIMARY_TEXT, "chunk_chars": 6, "hold_s": 120}])
-    result = _ask(_env(tmp_path, llm, "p-hold", "s-unused2"), "tell me about Frieren")
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_an_answer_is_whole_at_its_finish_chunk_however_long_the_server_keeps_the_stream(tmp_path, llm, provider):
+    llm.script(f"p-hold-{provider}", [{"kind": "ok", "text": PRIMARY_TEXT, "chunk_chars": 6, "hold_s": 120}])
+    result = _ask(_env(tmp_path, llm, f"p-hold-{provider}", "s-unused2", provider), "tell me about Frieren")
     assert result["metadata"]["model_tier"] == "primary"
     assert result["text"] == PRIMARY_TEXT
     assert llm.requests("s-unused2") == []
@@ -87,10 +94,11 @@ def test_both_failing_falls_back_to_grounded(tmp_path, llm, services):
     assert llm.requests("p-503") and llm.requests("s-429")
 
 
-def test_mid_stream_death_falls_back(tmp_path, llm):
-    llm.script("p-die", [{"kind": "die", "after_chunks": 2, "text": PRIMARY_TEXT, "chunk_chars": 5}])
-    llm.script("s-ok2", [{"kind": "ok", "text": SECONDARY_TEXT}])
-    result = _ask(_env(tmp_path, llm, "p-die", "s-ok2"), "tell me about Frieren")
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_mid_stream_death_falls_back(tmp_path, llm, provider):
+    llm.script(f"p-die-{provider}", [{"kind": "die", "after_chunks": 2, "text": PRIMARY_TEXT, "chunk_chars": 5}])
+    llm.script(f"s-ok2-{provider}", [{"kind": "ok", "text": SECONDARY_TEXT}])
+    result = _ask(_env(tmp_path, llm, f"p-die-{provider}", f"s-ok2-{provider}", provider), "tell me about Frieren")
     assert result["metadata"]["model_tier"] == "secondary"
     assert result["text"] == SECONDARY_TEXT
 

@@ -10,11 +10,15 @@ import ast
 import asyncio
 import time
 from collections.abc import Iterator
+from typing import cast
 from pathlib import Path
 
 import pytest
 from litellm import ModelResponseStream
 from litellm.types.utils import Delta, StreamingChoices
+from openai.types.chat import ChatCompletionChunk
+from openai.types.chat.chat_completion_chunk import Choice as SdkChoice
+from openai.types.chat.chat_completion_chunk import ChoiceDelta
 
 from graph import models, token_bucket
 from graph.breakers import BreakerPolicy, DependencyBreaker
@@ -31,24 +35,47 @@ def _chunk(content: str | None = None, role: str | None = None, finish_reason: s
 
 
 class ScriptedStream:
-    """Plays back chunks like litellm's stream wrapper; `pause_after` stalls after that many."""
+    """Plays back chunks like litellm's stream wrapper; `pause_after` stalls after that many.
 
-    def __init__(self, chunks: list[ModelResponseStream], pause_after: int | None = None) -> None:
+    Like the wrapper it holds the provider's parsed stream as `completion_stream` (here: itself,
+    playing back the chunks as the provider parsed them), which `opened` says when it is there:
+    "now", "lazily" (at `fetch_stream`, as litellm opens a Bedrock stream) or "sync" (a
+    synchronous provider stream, which only the wrapper reads). `chunk_creator` converts a chunk
+    the way the wrapper's does.
+    """
+
+    custom_llm_provider = "openai"
+
+    def __init__(self, chunks: list[object], pause_after: int | None = None, opened: str = "now") -> None:
         self._chunks = list(chunks)
         self._sent = 0
         self._pause_after = pause_after
+        self._opened = opened
         self.closed = False
+        self.completion_stream: object = self if opened == "now" else None
+        self.converted: list[object] = []
+
+    async def fetch_stream(self) -> object:
+        if self.completion_stream is None:
+            self.completion_stream = self if self._opened == "lazily" else iter(())
+        return self.completion_stream
 
     def __aiter__(self) -> ScriptedStream:
         return self
 
-    async def __anext__(self) -> ModelResponseStream:
+    async def __anext__(self) -> object:
         if self._sent == self._pause_after:
             await asyncio.sleep(3600)
         if not self._chunks:
             raise StopAsyncIteration
         self._sent += 1
         return self._chunks.pop(0)
+
+    def chunk_creator(self, chunk: object) -> ModelResponseStream | None:
+        """A provider's own shape, here `("text", "finish reason")`, as a litellm chunk."""
+        self.converted.append(chunk)
+        text, finish = cast(tuple[str, str | None], chunk)
+        return _chunk(text or None, finish_reason=finish) if text or finish else None
 
     async def aclose(self) -> None:
         self.closed = True
@@ -113,6 +140,81 @@ async def test_the_answer_ends_at_its_finish_reason_without_waiting_for_the_stre
     text = await _tier().generate(MESSAGES, on_token, time.monotonic() + 5)
     assert (text, seen) == ("Hello", ["Hel", "lo"])
     assert stream.closed
+
+
+def _sdk_chunk(content: str | None, finish_reason: str | None = None) -> ChatCompletionChunk:
+    return ChatCompletionChunk(
+        id="c", object="chat.completion.chunk", created=0, model="m",
+        choices=[SdkChoice(index=0, delta=ChoiceDelta(content=content), finish_reason=finish_reason)],
+    )
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        pytest.param([_chunk(role="assistant"), _chunk("Hel"), _chunk("lo", finish_reason="stop"), _chunk("x")], id="litellm"),
+        pytest.param([_sdk_chunk(None), _sdk_chunk("Hel"), _sdk_chunk("lo"), _sdk_chunk(None, "stop"), _sdk_chunk("x")], id="openai-sdk"),
+        pytest.param(
+            [
+                {"text": "Hel", "is_finished": False, "finish_reason": "", "usage": None},
+                {"text": "lo", "is_finished": True, "finish_reason": "stop", "usage": None},
+                {"text": "x", "is_finished": False, "finish_reason": "", "usage": None},
+            ],
+            id="generic",
+        ),
+        pytest.param([None, ("Hel", None), ("", None), ("lo", "stop"), ("x", None)], id="converted-by-litellm"),
+    ],
+)
+async def test_every_shape_a_provider_streams_gives_the_answer_up_to_its_finish(fake_litellm, chunks):
+    stream = ScriptedStream(chunks)
+    fake_litellm.streams = [stream]
+    seen: list[str] = []
+
+    async def on_token(delta: str) -> None:
+        seen.append(delta)
+
+    text = await _tier().generate(MESSAGES, on_token, time.monotonic() + 5)
+    assert (text, seen) == ("Hello", ["Hel", "lo"])
+    assert stream.closed
+    # Only a shape this tier does not read goes through litellm's conversion.
+    assert stream.converted == ([("Hel", None), ("", None), ("lo", "stop")] if isinstance(chunks[1], tuple) else [])
+
+
+@pytest.mark.parametrize("opened", ["lazily", "sync"])
+async def test_a_provider_stream_opened_at_the_first_read_or_synchronous_is_read_too(fake_litellm, opened):
+    stream = ScriptedStream([_chunk("Hel"), _chunk("lo", finish_reason="stop"), _chunk("x")], opened=opened)
+    fake_litellm.streams = [stream]
+
+    async def on_token(delta: str) -> None:
+        pass
+
+    assert await _tier().generate(MESSAGES, on_token, time.monotonic() + 5) == "Hello"
+    assert stream.closed
+
+
+class BrokenChunk:
+    """A chunk the provider's parser chokes on."""
+
+    @property
+    def choices(self) -> list[object]:
+        raise ValueError("unparseable chunk")
+
+
+async def test_a_provider_stream_that_fails_to_parse_is_a_provider_failure_and_retried(fake_litellm, monkeypatch):
+    monkeypatch.setattr(get_settings(), "llm_max_retries", 1)
+    fake_litellm.streams = [ScriptedStream([BrokenChunk()]), ScriptedStream([_chunk("ok", finish_reason="stop")])]
+
+    async def on_token(delta: str) -> None:
+        pass
+
+    assert await _tier().generate(MESSAGES, on_token, time.monotonic() + 5) == "ok"
+    assert len(fake_litellm.calls) == 2
+
+    fake_litellm.calls.clear()
+    monkeypatch.setattr(get_settings(), "llm_max_retries", 0)
+    fake_litellm.streams = [ScriptedStream([BrokenChunk()])]
+    with pytest.raises(TierUnavailable, match="APIConnectionError"):
+        await _tier().generate(MESSAGES, on_token, time.monotonic() + 5)
 
 
 async def test_every_call_sends_the_same_arguments_whatever_the_deadline(fake_litellm):
