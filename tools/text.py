@@ -38,7 +38,7 @@ EN_STOPWORDS = frozenset(
 EN_FILLER = frozenset(
     """something anything stuff thing things kind sort good great best nice cool awesome amazing fun
     interesting favorite favourite story stories recommend recommendation recommendations
-    suggest suggestion suggestions protagonist protagonists mc""".split()
+    suggest suggestion suggestions protagonist protagonists mc heroine heroines""".split()
 )
 # The same for Japanese ("manga", "works", "interesting", "recommended", "I want to read", "appears").
 # "漫画家" (a manga artist) is a word of its own: without it, "漫画家が主人公の漫画" searched for "家".
@@ -47,7 +47,7 @@ _JA_FILLER = re.compile(
         sorted(
             """漫画(?!家) まんが(?!家) マンガ(?!家) 作品 面白い おもしろい 面白そう 楽しい おすすめ オススメ
             お勧め 人気 名作 読みたい 読める 探してる 探して 教えて ください ありますか 出てくる 登場する
-            主人公 主役 とか""".split(),
+            主人公 主役 ヒロイン とか""".split(),
             key=len, reverse=True,
         )
     )

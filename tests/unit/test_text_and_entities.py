@@ -61,6 +61,10 @@ def test_tokenize_bigrams_japanese_and_folds_katakana():
         # Who leads the story is said with the lead; "protagonist" itself is in reviews, not synopses.
         ("a manga with a cat as the protagonist", "cat"),
         ("猫とかが主人公の漫画", "猫"),
+        # "Heroine" likewise: its katakana's three bigrams had outweighed "男装" (a girl dressed as
+        # a boy), and "男装ヒロインの漫画" showed romances with a heroine, none in disguise.
+        ("男装ヒロインの漫画が読みたい", "男装"),
+        ("a heroine who dresses as a boy", "dresses boy"),
     ],
 )
 def test_request_and_praise_words_are_not_terms(asked, plain):
