@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tools.catalog_build import load_series
 from tools.jsonl import read_jsonl
+from tools.reference_works import ReferenceWorks
 from tools.models import Product, Review, Series
 from tools.text import (
     EN_STOPWORDS,
@@ -80,6 +81,8 @@ class Catalog:
         self.series: dict[str, Series] = {s.series_id: s for s in load_series(catalog_dir)}
         # Themes are English keywords; Japanese shoppers ask for them in Japanese.
         self.themes_ja = _load_themes_ja(catalog_dir / "themes_ja.json", self.series.values())
+        # Works the store does not carry, by what they are about ("something like Cowboy Bebop").
+        self.references = ReferenceWorks.load(catalog_dir / "reference_works.jsonl")
         self.products: dict[str, Product] = {}
         self._by_volume: dict[tuple[str, int, str, str], Product] = {}
         with (catalog_dir / "products.jsonl").open(encoding="utf-8") as fh:
@@ -291,7 +294,7 @@ class Catalog:
         return list(self._shopper_names(text))
 
     def _find_names(self, text: str, misspelt: bool) -> list[NameMatch]:
-        written = normalize(text)  # katakana still katakana
+        written = self.references.blanked(normalize(text))  # katakana still katakana
         norm = katakana_to_hiragana(written)
         words = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(norm)]
         found: list[NameMatch] = []

@@ -245,6 +245,9 @@ class Retriever:
         """
         if self.identity is None:
             self._check(await self.backend.describe())
+        if self.catalog is not None:
+            # No entry names a work the store does not carry: it is searched by what it is about.
+            query = self.catalog.references.described(query)
         asked = filters.doc_types if filters and filters.doc_types else _SERIES_DOC_TYPES
         # Only a search that may return series asks for the "like X" reading (a policy search never).
         doc_types = [t for t in asked if t in _SERIES_DOC_TYPES]

@@ -35,6 +35,19 @@ async def test_a_kind_of_story_named_in_a_shoppers_words_finds_the_catalogs(runn
     assert series_id in [c.series_id for c in result.products][:3]
 
 
+@pytest.mark.parametrize(
+    ("message", "genre", "theme"),
+    [("manga with cowboy bebop energy", "sci-fi", "space"), ("シュタゲみたいな漫画", "sci-fi", "time travel")],
+)
+async def test_a_work_the_store_does_not_carry_is_searched_by_what_it_is_about(runner, services, message, genre, theme):
+    # No entry names Cowboy Bebop and the small embedding model does not know it: the message's
+    # other words had found Chihayafuru and Blue Lock ("energy" in their reviews).
+    result = await runner.run(message)
+    top = [services.catalog.series[c.series_id] for c in result.products[:3]]
+    assert len(top) == 3 and all(genre in s.genres for s in top)
+    assert any(theme in s.themes for s in top)
+
+
 @pytest.mark.parametrize("message", ["isekai manga", "異世界もの"])
 async def test_a_genre_shelf_shows_every_series_of_the_genre_when_few_have_it(runner, services, message):
     # Drifters, Fushigi Yûgi and Magic Knight Rayearth are all other-world stories: a shelf of one
