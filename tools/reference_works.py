@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from tools.jsonl import read_jsonl
-from tools.text import detect_language, normalize
+from tools.text import detect_language, normalize, words_pattern
 
 
 class ReferenceWork(BaseModel):
@@ -29,14 +29,8 @@ class ReferenceWork(BaseModel):
 _LATIN_WORD = re.compile(r"[a-z0-9]+")
 
 
-@lru_cache(maxsize=256)
-def _compiled(names: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(map(_name_pattern, names)))
-
-
-def _name_pattern(name: str) -> str:
-    # Latin names as whole words ("bebop" in no other word), Japanese ones anywhere in the text.
-    return rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])" if name.isascii() else re.escape(name)
+# The same few candidate sets come back message after message ("the", "star").
+_compiled = lru_cache(maxsize=256)(words_pattern)
 
 
 class ReferenceWorks:
@@ -66,19 +60,6 @@ class ReferenceWorks:
             return cls([])
         return cls([ReferenceWork.model_validate(raw) for _, raw in read_jsonl(path)])
 
-    def named_in(self, text: str) -> list[ReferenceWork]:
-        """The works `text` names, in the order it names them."""
-        norm = normalize(text)
-        pattern = self._pattern(norm)
-        if pattern is None:
-            return []
-        found: list[ReferenceWork] = []
-        for m in pattern.finditer(norm):
-            work = self._work_of[m.group()]
-            if work not in found:
-                found.append(work)
-        return found
-
     def blanked(self, norm: str) -> str:
         """Normalised text with the works it names blotted out, character for character.
 
@@ -96,7 +77,7 @@ class ReferenceWorks:
         """
         norm = normalize(query)
         pattern = self._pattern(norm)
-        if pattern is None or not pattern.search(norm):
+        if pattern is None:
             return query
         japanese = detect_language(query) == "ja"
 
@@ -104,4 +85,5 @@ class ReferenceWorks:
             work = self._work_of[m.group()]
             return f" {work.about_ja if japanese else work.about} "
 
-        return re.sub(r"\s+", " ", pattern.sub(about, norm)).strip()
+        described, found = pattern.subn(about, norm)
+        return re.sub(r"\s+", " ", described).strip() if found else query

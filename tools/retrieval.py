@@ -18,7 +18,6 @@ import logging
 import re
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +47,7 @@ from tools.similar import (
     parse_similar,
     spelled_like,
 )
-from tools.text import KANJI, detect_language, normalize, tokenize
+from tools.text import KANJI, detect_language, normalize, tokenize, words_pattern
 from tools.vocab import ABROAD_TERMS, ABROAD_WORDS, REQUEST_TERMS, STORY_KIND_WORDS
 
 __all__ = ["IndexMismatch", "Retriever", "SearchFilters", "SearchHit", "make_backend", "open_retriever"]
@@ -437,15 +436,8 @@ def with_leg_leaders(hits: list[SearchHit]) -> list[SearchHit]:
     return kept + leaders + [h for h in hits if h.doc_id not in moved]
 
 
-def _words_pattern(words: Sequence[str]) -> re.Pattern[str]:
-    """Any of `words` in normalised text: Latin ones as whole words ("bl漫画" too), Japanese anywhere."""
-    return re.compile("|".join(
-        rf"(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])" if w.isascii() else re.escape(w) for w in words
-    ))
-
-
-_ABROAD = _words_pattern(ABROAD_WORDS)
-_STORY_KINDS = [(catalog_words, _words_pattern(words)) for catalog_words, words in STORY_KIND_WORDS.items()]
+_ABROAD = words_pattern(ABROAD_WORDS)
+_STORY_KINDS = [(catalog_words, words_pattern(words)) for catalog_words, words in STORY_KIND_WORDS.items()]
 
 
 def story_kind_expanded(query: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
+from collections.abc import Iterable
 
 _KANA = re.compile(r"[\u3040-\u30ff]")
 # Kana or kanji: a name or word written in Japanese.
@@ -80,6 +81,13 @@ def katakana_to_hiragana(text: str) -> str:
     return "".join(
         chr(ord(ch) - _HIRAGANA_OFFSET) if "ァ" <= ch <= "ヶ" else ch for ch in text
     )
+
+
+def words_pattern(words: Iterable[str]) -> re.Pattern[str]:
+    """Any of `words` in normalised text: Latin ones as whole words ("bl漫画" too), Japanese anywhere."""
+    return re.compile("|".join(
+        rf"(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])" if w.isascii() else re.escape(w) for w in words
+    ))
 
 
 def detect_language(text: str) -> str:

@@ -33,7 +33,7 @@ def test_a_work_named_is_searched_by_what_it_is_about_in_the_querys_language():
     assert WORKS.described("like steins;gate or Cowboy Bebop") == (
         "like sci-fi, time travel or sci-fi, space, bounty hunters"
     )
-    assert [w.names[0] for w in WORKS.named_in("シュタゲ、あとcowboy bebop")] == ["Steins;Gate", "Cowboy Bebop"]
+    assert WORKS.described("シュタゲ、あとcowboy bebop") == "SF タイムトラベル 、あと SF 宇宙 賞金稼ぎ"
 
 
 def test_a_query_naming_no_work_is_left_as_it_is():
