@@ -293,6 +293,14 @@ class Catalog:
             return self._find_names(text, False)
         return list(self._shopper_names(text))
 
+    def _attributed(self, hit: tuple[str, str], after: str) -> bool:
+        """Whether a title in everyday words is followed by its own author ("monster by urasawa")."""
+        if hit[0] != "series" or not (m := _BY_AUTHOR.match(after)):
+            return False
+        said = m.group("who")
+        names = (n for a in self.series[hit[1]].authors for n in (a.lower(), *a.lower().split()))
+        return any(re.match(rf"{re.escape(n)}\b", said) for n in names if len(n) > 2)
+
     def _find_names(self, text: str, misspelt: bool) -> list[NameMatch]:
         written = self.references.blanked(normalize(text))  # katakana still katakana
         norm = katakana_to_hiragana(written)
@@ -318,7 +326,9 @@ class Catalog:
                         continue
                     start, end = words[i][1], words[i + n - 1][2]
                     cased = phrase in _COMMON_WORDS or phrase in self._cased_names
-                    if n == 1 and cased and not _written_as_name(text, phrase):
+                    if n == 1 and cased and not (
+                        _written_as_name(text, phrase) or self._attributed(hit, norm[words[i][2]:])
+                    ):
                         continue
                     if free(start, end):
                         add(*hit, start, end)
@@ -580,6 +590,9 @@ def volume_for(series: Series, asked: int | None) -> int:
     if asked == LATEST_VOLUME:
         return series.volumes
     return asked if asked and 1 <= asked <= series.volumes else 1
+
+
+_BY_AUTHOR = re.compile(r"\s*(?:by|from)\s+(?P<who>[a-z][a-z' -]*)")
 
 
 def _written_as_name(text: str, word: str) -> bool:

@@ -137,7 +137,17 @@ _SIMILAR_BACK = re.compile(
     katakana_to_hiragana(
         rf"{SIMILAR_BEFORE}\s*(?:it|that(?: one)?|this(?: one)?|them|those|these)\b"
         r"|\b(?:anything|something|others?|more|ones?|stuff|manga|series|titles?) (?:similar|alike)\b"
+        # "Monster was amazing, similar thrillers?", "X but a different series", "X but something
+        # else", "finished X and I need more": the shopper has read X and asks for what is not X.
+        r"|\bsimilar (?:ones|stuff|recs|[a-z]{3,}s)\b"
+        r"|\bbut (?:a |an |some )?(?:different|another|other|something else|anything else)\b"
+        r"(?! (?:volume|vol|edition|format|copy|printing|cover|language|translation|box)s?\b)"
+        # ("anything else by Urasawa", "what else did <author> draw" ask for the author's own works)
+        r"|\b(?:something|anything|what) else\b(?! (?:(?:by|from|of|did|has|have)\b|<author>))"
+        r"|\b(?:need|want|crave) more\s*(?:[.!?]|$)"
         r"|(?:それ|これ|あれ)(?:みたいな|っぽい|に似た|のような)|似たような|似てる(?:漫画|作品|の)"
+        # 「<X>ロスで何か読みたい」: missing X after its end; 「別の作品で」 asks for another series.
+        rf"|{_NAME_SLOT}\s*ろす|(?:別|べつ)の(?:漫画|まんが|作品|しりーず|やつ)"
     )
 )
 _WORD_VOLUME = re.compile(r"\b(first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th) (?:volume|vol|book|tankobon)\b|(?:最初の巻|1巻目|一巻目)")

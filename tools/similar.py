@@ -35,6 +35,7 @@ _OBJECT_AFTER_CUE = re.compile(
     r"(?=\s+(?:but|with|and|that|which|where|in|on|for|from|by)\b|[,.?!;:]|$)"
 )
 _ANY_AFTER_CUE = re.compile(SIMILAR_AFTER)
+_CREDIT = re.compile(r"\b(?:by|from)\s+$")
 _OBJECT_BEFORE_CUE = re.compile(
     r"(?P<x>[\u30a0-\u30ffa-z0-9][\u30a0-\u30ffa-z0-9 ・-]*?)" + SIMILAR_AFTER
 )
@@ -45,9 +46,9 @@ _FILLER = re.compile(
     r"\b(?:what|which|should|would|could|might|can|do|you|i|me|we|to|please|give|show|find|want"
     r"|need|any|some|something|anything|stuff|more|other|others|else|similar|good|great|best|next"
     r"|read|reading|enjoy|try|recommend|recommendations?|suggest|suggestions?|manga|mangas|series"
-    r"|titles?|books?|stories|story|for|just|finished|done)\b"
+    r"|titles?|books?|stories|story|for|just|finished|done|but|and|different|another|ones?|a|an|the)\b"
     r"|漫画|マンガ|まんが|作品|おすすめ|オススメ|教えて(?:ください)?|ありますか|ある|何(?:か|が)?"
-    r"|他に|ほかに|もの|系|[?？!！。、,.]"
+    r"|他に|ほかに|もの|系|似たような|似てる|ロスで|ロス|読みたい|別の|[?？!！。、,.]"
 )
 
 
@@ -96,6 +97,23 @@ def spelled_like(text: str, series: Series) -> bool:
     return any(SequenceMatcher(None, typed, compact(n)).ratio() >= SPELLING_RATIO for n in names)
 
 
+def _pointed_back(query: str, catalog: Catalog, found: Sequence[NameMatch]) -> list[NameMatch]:
+    """The names a comparison away from them points back at ("Monster by Urasawa was amazing,
+    similar thrillers?", "Kaguya-sama but something else", 「ベルセルク最高、似たような漫画ある？」).
+
+    Only names the shopper did not rule out; an author named as a named series' own ("Monster by
+    Urasawa") is the series' credit, not a second anchor.
+    """
+    ents = extract_entities(query, catalog)
+    # A volume named is a question about X itself ("Berserk vol 3, and I need more").
+    if not ents.similar_to or ents.volume is not None:
+        return []
+    series = [m for m in found if m.kind == "series" and m.key in ents.series_ids]
+    attributed = {a for m in series for a in catalog.series[m.key].authors}
+    authors = [m for m in found if m.kind == "author" and m.key in ents.authors and m.key not in attributed]
+    return [*series, *authors]
+
+
 def parse_similar(
     query: str, catalog: Catalog, resolved: Sequence[NameMatch] = ()
 ) -> SimilarRequest | None:
@@ -104,7 +122,8 @@ def parse_similar(
     `resolved` adds names the caller found itself (a misspelt title at `compared_span`).
     """
     norm = normalize(query)
-    matches = [m for m in (*catalog.find_names(query), *resolved) if _compared(norm, m)]
+    found = [*catalog.find_names(query), *resolved]
+    matches = [m for m in found if _compared(norm, m)] or _pointed_back(query, catalog, found)
     if not matches:
         return None
     # Every name next to a cue is an anchor ("like Berserk or like Claymore").
@@ -117,9 +136,12 @@ def parse_similar(
             author = author or m.key
             anchors.extend(s.series_id for s in catalog.by_author(m.key))
     rest = norm
-    for m in sorted(matches, key=lambda m: -m.start):
+    # An author credited for a series ("Monster by Urasawa") is no part of what else is asked for.
+    credits = [m for m in found if m.kind == "author" and m not in matches and _CREDIT.search(norm[: m.start])]
+    for m in sorted([*matches, *credits], key=lambda m: -m.start):
         end = m.end + (c.end() if (c := _CUE_AFTER.match(norm[m.end :])) else 0)
-        start = m.start - (len(c.group()) if (c := _CUE_BEFORE.search(norm[: m.start])) else 0)
+        before = _CREDIT if m in credits else _CUE_BEFORE
+        start = m.start - (len(c.group()) if (c := before.search(norm[: m.start])) else 0)
         rest = rest[:start] + " " + rest[end:]
     asked = extract_entities(rest, catalog)
     rest = re.sub(r"\s+", " ", _FILLER.sub(" ", rest)).strip()

@@ -235,6 +235,54 @@ def test_a_comparison_pointing_back_at_a_name_sets_the_entity_flag(catalog: Cata
     assert extract_entities(query, catalog).similar_to is compared
 
 
+@pytest.mark.parametrize(
+    ("query", "anchors", "genres"),
+    [
+        ("Kaguya-sama: Love Is War but something else", ("kaguya-sama-love-is-war",), ()),
+        ("princess jellyfish but a different series", ("princess-jellyfish",), ()),
+        ("nodame cantabile was so fun, similar ones?", ("nodame-cantabile",), ()),
+        ("just finished golden kamuy and i need more", ("golden-kamuy",), ()),
+        ("loved Vinland Saga. what else?", ("vinland-saga",), ()),
+        # A title in everyday words credited to its author is the title ("Monster by Urasawa"), and the
+        # credit is no second anchor.
+        ("monster by urasawa was amazing, similar thrillers?", ("monster",), ("thriller",)),
+        ("ベルセルク最高、似たような漫画ある？", ("berserk",), ()),
+        ("鬼滅ロスで何か読みたい", ("demon-slayer-kimetsu-no-yaiba",), ()),
+        ("ハイキューは読んだので別の作品で", ("haikyu",), ()),
+    ],
+)
+def test_a_name_a_comparison_points_back_at_is_x(
+    catalog: Catalog, query: str, anchors: tuple[str, ...], genres: tuple[str, ...]
+) -> None:
+    similar = parse_similar(query, catalog)
+    assert similar is not None and similar.anchors == anchors and similar.author is None
+    assert similar.genres == genres
+    assert not any(w in similar.rest for w in ("urasawa", "else", "different", "similar", "似た", "ロス", "別の"))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "anything else by Junji Ito?",  # the author's own works, not other authors'
+        "what else did Naoki Urasawa draw?",
+        "is there Berserk but another volume?",
+        "Berserk volume 3, and I need more",  # no clause break: ends with "more" but asks for volumes
+        "a monster by the sea",
+        "do you have Berserk?",
+    ],
+)
+def test_asking_for_more_of_x_or_its_author_points_back_at_nothing(catalog: Catalog, query: str) -> None:
+    assert parse_similar(query, catalog) is None
+
+
+async def test_a_series_pointed_back_at_is_left_out_of_its_neighbours(services: object) -> None:
+    hits = await services.retrieval.search("Kaguya-sama: Love Is War but something else", 5, TURN)  # type: ignore[attr-defined]
+    assert hits and all(h.series_id != "kaguya-sama-love-is-war" for h in hits)
+    hits = await services.retrieval.search("monster by urasawa was amazing, similar thrillers?", 5, TURN)  # type: ignore[attr-defined]
+    assert hits and all(h.series_id != "monster" for h in hits)
+    assert "thriller" in hits[0].doc.genres
+
+
 @pytest.mark.parametrize("query", ["manga like Berserk with yokai", "ベルセルクみたいな妖怪もの"])
 def test_a_theme_the_request_names_beside_x_counts_in_the_likeness(catalog: Catalog, query: str) -> None:
     plain = parse_similar("manga like Berserk", catalog)
