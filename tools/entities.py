@@ -237,6 +237,31 @@ _NUMBERS = {
 # number is a count only after a request or before a word for picks: "I read 3 manga this week"
 # asks for nothing, and volumes ("the first 3 books", "3巻", "3冊") are no count.
 _NUMBER = r"(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)"
+# A young reader's age ("for my 8 year old", "a 12-year-old girl", "8歳の息子", "娘が10歳"): the
+# readership it implies. Only with a cue that the age is the reader's ("my", "for a", a child
+# word): "a manga about a 12-year-old detective" tells a story.
+READER_AGE = re.compile(
+    r"\b(?:my|our|for(?: (?:a|an|my|our))?) (?P<en>\d{1,2})[- ]?(?:years?|yrs?|yo)(?:[- ]old)?\b"
+    r"(?: (?P<en_who>sons?|boys?|daughters?|girls?|kids?|child|nephews?|nieces?|brothers?|sisters?)\b)?"
+    r"|(?P<ja>\d{1,2})\s*(?:歳|才)(?:の|になる)?(?P<ja_who>息子|娘|男の子|女の子|子供|こども|子ども|子|甥|姪|弟|妹)"
+    r"|(?P<ja_who_first>息子|娘|甥|姪|弟|妹)(?:が|は)?\s*(?P<ja_after>\d{1,2})\s*(?:歳|才)"
+)
+_BOYS = frozenset("son sons boy boys nephew nephews brother brothers 息子 男の子 甥 弟".split())
+_GIRLS = frozenset("daughter daughters girl girls niece nieces sister sisters 娘 女の子 姪 妹".split())
+
+
+def readership(age: int, who: str | None) -> str | None:
+    """The readership a young reader's age implies: children's manga to nine, then shonen or shojo
+    by the child, children's manga to twelve when the message does not say; none for adults."""
+    if age <= 9:
+        return "kodomo"
+    if age <= 17 and who in _BOYS:
+        return "shonen"
+    if age <= 17 and who in _GIRLS:
+        return "shojo"
+    return "kodomo" if age <= 12 else None
+
+
 _COUNT = re.compile(
     rf"\b(?:top|best|give me|recommend|suggest|show me|list|name|pick)\s+(?:me\s+)?{_NUMBER}\b"
     r"(?!\s*(?:volumes?|vols?|books?|<n>))"
@@ -385,6 +410,11 @@ def _extract_entities(text: str, catalog: Catalog) -> Entities:
         for i in range(match.start + 1, match.end):
             masked[i] = ""
     masked_text = "".join(masked)
+    if m := READER_AGE.search(masked_text):
+        age = int(m.group("en") or m.group("ja") or m.group("ja_after"))
+        ents.demographic = readership(age, m.group("en_who") or m.group("ja_who") or m.group("ja_who_first"))
+        # The age is no volume, count or limit.
+        masked_text = masked_text[: m.start()] + " <age> " + masked_text[m.end() :]
     if m := _MAX_VOLUMES.search(masked_text):
         limit = int(next(g for g in m.groups() if g))
         # "Under 10", "fewer than 10", "10巻未満" leave 10 out; "up to", "within", "10巻以内" keep it.
@@ -422,7 +452,7 @@ def _extract_entities(text: str, catalog: Catalog) -> Entities:
     ents.genres += [g for g in _misspelt_genres(genre_text) if g not in ents.genres]
     for demo, (_, words) in DEMOGRAPHICS.items():
         if any(_has_word(masked_text, w) for w in words):
-            ents.demographic = demo
+            ents.demographic = demo  # a readership named outranks one read from an age
             break
     for fmt, words in FORMAT_WORDS.items():
         if any(_has_word(masked_text, w) for w in words):

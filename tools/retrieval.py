@@ -29,7 +29,7 @@ from mangaassist.settings import Settings
 from tools.activity import turns_in_flight
 from tools.catalog import Catalog, NameMatch
 from tools.embeddings import Embedder, get_embedder, normalise
-from tools.entities import extract_entities
+from tools.entities import READER_AGE, extract_entities
 from tools.indexing import IndexReport, Progress, build_documents, load_seed, run_index, seed_path
 from tools.latency import simulate
 from tools.models import Series
@@ -278,7 +278,8 @@ class Retriever:
         "boys' love"), and the names of the authors a series named for its author stands for ("the
         guy who drew Death Note" finds Bakuman).
         """
-        lexical = story_kind_expanded(query)
+        # A young reader's age is no term ("my 8 year old" is no "8" of Kaiju No. 8).
+        lexical = story_kind_expanded(READER_AGE.sub(" ", normalize(query)))
         if self.catalog is None:
             return lexical
         # Read from the message itself: the reading is remembered per text (routing has it already).

@@ -498,3 +498,24 @@ def test_kinds_of_story_the_shopper_rules_out(services, text, genres, excluded):
 def test_the_era_a_shopper_asks_for(services, text, first, last):
     ents = extract_entities(text, services.catalog)
     assert (ents.from_year, ents.to_year) == (first, last)
+
+
+@pytest.mark.parametrize(
+    ("text", "demographic"),
+    [
+        ("manga for my 8 year old son", "kodomo"),
+        ("something for a 12-year-old girl", "shojo"),
+        ("gift for my 15 yo nephew", "shonen"),
+        ("for my 11 year old", "kodomo"),
+        ("8歳の息子に読ませたい漫画", "kodomo"),
+        ("娘が14歳なんですがおすすめは？", "shojo"),
+        ("shojo for my 8 year old", "shojo"),  # a readership named outranks the age
+        ("manga for my 30 year old brother", None),
+        ("a manga about a 12-year-old detective", None),  # a story told, not the reader
+    ],
+)
+def test_a_young_readers_age_names_the_readership(services, text, demographic):
+    ents = extract_entities(text, services.catalog)
+    assert ents.demographic == demographic
+    # The age is no volume, count or title number.
+    assert ents.volume is None and ents.count is None and ents.series_ids == []

@@ -363,6 +363,14 @@ async def test_demographic_recommendation(runner, services):
     assert all(services.catalog.series[c.series_id].demographic == "shojo" for c in result.products)
 
 
+@pytest.mark.parametrize("message", ["manga for my 8 year old son", "8歳の息子に読ませたい漫画"])
+async def test_a_young_readers_age_picks_childrens_manga(runner, services, message):
+    # The "8" had found Kaiju No. 8 and the shelf had shown Evangelion.
+    result = await runner.run(message)
+    assert result.products
+    assert all(services.catalog.series[c.series_id].demographic == "kodomo" for c in result.products)
+
+
 async def test_misspelt_titles_and_everyday_words_in_questions(runner):
     # One letter off a long title still finds it; the turn searches the store instead of giving up.
     result = await runner.run("jujutsu kaisn")
