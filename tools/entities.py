@@ -241,7 +241,8 @@ _NUMBER = r"(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)"
 # readership it implies. Only with a cue that the age is the reader's ("my", "for a", a child
 # word): "a manga about a 12-year-old detective" tells a story.
 READER_AGE = re.compile(
-    r"\b(?:my|our|for(?: (?:a|an|my|our))?) (?P<en>\d{1,2})[- ]?(?:years?|yrs?|yo)(?:[- ]old)?\b"
+    # ("reading manga for 10 years" is no age: "old" or "yo" must say it)
+    r"\b(?:my|our|for(?: (?:a|an|my|our))?) (?P<en>\d{1,2})(?:[- ]?(?:years?|yrs?)[- ]old|[- ]?yo)\b"
     r"(?: (?P<en_who>sons?|boys?|daughters?|girls?|kids?|child|nephews?|nieces?|brothers?|sisters?)\b)?"
     r"|(?P<ja>\d{1,2})\s*(?:歳|才)(?:の|になる)?(?P<ja_who>息子|娘|男の子|女の子|子供|こども|子ども|子|甥|姪|弟|妹)"
     r"|(?P<ja_who_first>息子|娘|甥|姪|弟|妹)(?:が|は)?\s*(?P<ja_after>\d{1,2})\s*(?:歳|才)"

@@ -48,7 +48,7 @@ _FILLER = re.compile(
     r"|read|reading|enjoy|try|recommend|recommendations?|suggest|suggestions?|manga|mangas|series"
     r"|titles?|books?|stories|story|for|just|finished|done|but|and|different|another|ones?|a|an|the)\b"
     r"|漫画|マンガ|まんが|作品|おすすめ|オススメ|教えて(?:ください)?|ありますか|ある|何(?:か|が)?"
-    r"|他に|ほかに|もの|系|似たような|似てる|ロスで|ロス|読みたい|別の|[?？!！。、,.]"
+    r"|他に|ほかに|もの|系|似たような|似てる|(?<![ァ-ヴー])ロス(?:で)?(?![ァ-ヴー])|読みたい|別の|[?？!！。、,.]"
 )
 
 

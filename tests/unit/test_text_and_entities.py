@@ -512,6 +512,8 @@ def test_the_era_a_shopper_asks_for(services, text, first, last):
         ("shojo for my 8 year old", "shojo"),  # a readership named outranks the age
         ("manga for my 30 year old brother", None),
         ("a manga about a 12-year-old detective", None),  # a story told, not the reader
+        ("I've been reading manga for 10 years", None),
+        ("my 9yo loves pokemon", "kodomo"),
     ],
 )
 def test_a_young_readers_age_names_the_readership(services, text, demographic):
