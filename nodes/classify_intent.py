@@ -10,7 +10,6 @@ from graph.resources import services as load_services
 from graph.state import Context, State, context_of
 from graph.timing import timed
 from nodes.plan_tools import SEARCH_INTENTS
-from tools.entities import extract_entities
 from tools.latency import simulate
 
 _FOLLOW_UP_INTENTS = {"price_check", "product_question", "recommendation", "product_search"}
@@ -21,8 +20,7 @@ async def classify_intent(state: State, runtime: Runtime[Context]) -> dict[str, 
     """Decide what the shopper wants and which catalog entities the message names."""
     services = await load_services()
     await simulate("intent")
-    entities = extract_entities(state["user_text"], services.catalog)
-    decision = services.intents.classify(entities)
+    entities, decision = services.intents.route(state["user_text"], services.catalog)
     intent, confidence = decision.intent, decision.confidence
     last_intent = state.get("last_intent")
     refers_back = entities.ordinal is not None or entities.anaphora

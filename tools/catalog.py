@@ -52,6 +52,8 @@ _COMMON_WORDS = frozenset(
 # "パラダイス"), long ones mostly names ("ヴィンランド", "リベンジャーズ").
 _PART_MIN_CHARS = 4
 _DECISIVE_MIN_KANA = 4  # see `Catalog.names_decide`
+# Particles a name in hiragana may follow ("僕はのだめが好き").
+_PARTICLES = frozenset("はがをにのともでへやかよねっ")
 _PART_MIN_KANA = 6
 _KATAKANA_CHAR = "[\u30a1-\u30fa\u30fc]"
 _KATAKANA_RUN = re.compile(_KATAKANA_CHAR + "{%d,}" % _PART_MIN_KANA)
@@ -337,6 +339,9 @@ class Catalog:
         def katakana(i: int) -> bool:
             return 0 <= i < len(written) and _KATAKANA.match(written[i]) is not None
 
+        def hiragana(i: int) -> bool:
+            return 0 <= i < len(written) and "\u3041" <= written[i] <= "\u309f"
+
         def kanji(i: int) -> bool:
             return 0 <= i < len(written) and KANJI.match(written[i]) is not None
 
@@ -346,9 +351,15 @@ class Catalog:
             # after a kanji word it compounds with: "吸血鬼ハンター" is a vampire hunter. Hiragana
             # edges are particles ("らんまの"); a kanji word after the name is mostly about it
             # ("ハンター全巻").
+            # Nor is one in hiragana after a kanji or a kana that is no particle: that is a word's
+            # ending ("えま" in "考えました", "あきら" in "もうあきらめた", "ですの" in "好きですので").
             return end - start <= _DECISIVE_MIN_KANA and (
                 (katakana(start) and (katakana(start - 1) or kanji(start - 1)))
                 or (katakana(end) and katakana(end - 1))
+                or (
+                    all(hiragana(i) for i in range(start, end))
+                    and (kanji(start - 1) or (hiragana(start - 1) and written[start - 1] not in _PARTICLES))
+                )
             )
 
         def japanese(names: list[tuple[str, str, str]], by_char: dict[str, list[int]]) -> None:

@@ -55,8 +55,9 @@ SIMILAR_AFTER = (
     r"|[,.!]?\s*(?:so\s+)?what(?:'s| is| should i read| do i read| to read)? next\b"
     r"|の次に(?:読む|読める|読みたい)"
     r"|みたいな|みたいの|みたいに|のような|のよう|ような|っぽい"
-    r"|(?:に|と)似た|(?:に|と)?似て(?:いる|る)?|と同じような"
-    r"|(?:(?:が|を)?好き|を読んだ|を?読み終わった|(?:の)?ファン)"
+    r"|(?:に|と)似た|(?:に|と)?似て(?:いる|る)?|と同じような|(?:に|と)近い"
+    # 「Xのノリが好きな人に」: what the shopper liked about X.
+    r"|(?:の(?:ノリ|のり|雰囲気|感じ|世界観|空気感))?(?:(?:が|を)?好き|を読んだ|を?読み終わった|(?:の)?ファン)"
     r"(?:なら|な|の)?(?:人|方)?(?:に|には|へ|向け)?(?:の)?(?:おすすめ|オススメ)?(?:の)?"
     r"|系の)"
 )
@@ -133,21 +134,32 @@ _SIMILAR = re.compile(
 )
 # A comparison pointing back at a name said earlier: "Junji Ito is great, anything similar?",
 # "everything by Urasawa, want something like that", "ベルセルク最高、似たような漫画ある？".
-_SIMILAR_BACK = re.compile(
+SIMILAR_BACK = re.compile(
     katakana_to_hiragana(
         rf"{SIMILAR_BEFORE}\s*(?:it|that(?: one)?|this(?: one)?|them|those|these)\b"
         r"|\b(?:anything|something|others?|more|ones?|stuff|manga|series|titles?) (?:similar|alike)\b"
         # "Monster was amazing, similar thrillers?", "X but a different series", "X but something
         # else", "finished X and I need more": the shopper has read X and asks for what is not X.
-        r"|\bsimilar (?:ones|stuff|recs|[a-z]{3,}s)\b"
+        r"|\bsimilar(?= (?:ones|stuff|recs|[a-z]{3,}s)\b)"
         r"|\bbut (?:a |an |some )?(?:different|another|other|something else|anything else)\b"
         r"(?! (?:volume|vol|edition|format|copy|printing|cover|language|translation|box)s?\b)"
         # ("anything else by Urasawa", "what else did <author> draw" ask for the author's own works)
         r"|\b(?:something|anything|what) else\b(?! (?:(?:by|from|of|did|has|have)\b|<author>))"
         r"|\b(?:need|want|crave) more\s*(?:[.!?]|$)"
+        # "something with that same grim feel", "a shojo that hits the same spot", "more of that",
+        # "in a similar vein" (but "by the same author" asks for X's author, "the same edition" for X).
+        r"|\b(?:that|the|this) same\b(?! (?:authors?|creators?|mangaka|writers?|artists?|series|volumes?|vols?"
+        r"|editions?|books?|price|format|copy|one|day|time|order|address)\b)"
+        r"(?: (?:feel|feeling|vibes?|spirit|spot|kind|sort|type|energy|tone|mood|atmosphere)\b)?"
+        r"|\bmore of (?:that|this|those|the same)\b|\b(?:along|in) (?:those|these|that|a similar) (?:lines|vein)\b"
         r"|(?:それ|これ|あれ)(?:みたいな|っぽい|に似た|のような)|似たような|似てる(?:漫画|作品|の)"
         # 「<X>ロスで何か読みたい」: missing X after its end; 「別の作品で」 asks for another series.
         rf"|{_NAME_SLOT}\s*ろす|(?:別|べつ)の(?:漫画|まんが|作品|しりーず|やつ)"
+        # 「ああいう音楽もの」「あのドタバタな感じ」「他にも読みたい」 (but 「<作者>の他にも」 asks for the
+        # author's own works).
+        r"|ああいう|ああゆう|ああした|あんな|そういう|そうゆう"
+        r"|あの(?=[^。、？！?!]{0,15}?(?:感じ|かんじ|雰囲気|のり|空気感|世界観))"
+        r"|(?<!<author>の)(?<!<author> の)(?:他|ほか)にも"
     )
 )
 _WORD_VOLUME = re.compile(r"\b(first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th) (?:volume|vol|book|tankobon)\b|(?:最初の巻|1巻目|一巻目)")
@@ -480,7 +492,7 @@ def _extract_entities(text: str, catalog: Catalog) -> Entities:
         ents.count = int(word) if word.isdigit() else _NUMBERS[word]
     ents.anaphora = bool(_ANAPHORA.search(masked_text))
     ents.similar_to = bool(_SIMILAR.search(masked_text)) or bool(
-        (ents.series_ids or ents.authors) and _SIMILAR_BACK.search(masked_text)
+        (ents.series_ids or ents.authors) and SIMILAR_BACK.search(masked_text)
     )
     ents.masked_text = re.sub(r"\s+", " ", masked_text).strip()
     return ents

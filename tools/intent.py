@@ -92,6 +92,10 @@ _WANTS_THE_TITLE = re.compile(
 )
 
 
+# What the classifier answers for a message about something other than the store's catalog.
+_NOT_THE_STORE = frozenset({"chitchat", "out_of_scope"})
+
+
 # Plural things to read ("stories", "books", "comics", "titles", "ones"), in English: Japanese
 # does not mark the plural.
 _PLURAL_ASK = re.compile(r"\b(?:stories|books|comics|titles|ones|mangas)\b")
@@ -168,14 +172,29 @@ def catalog_utterances(catalog: Catalog) -> list[dict[str, str]]:
     languages) teach it what the store's subjects sound like.
     """
     rows = []
-    for s in catalog.series.values():
-        rows.append({"text": _first_sentence(s.synopsis), "intent": "product_search", "language": "en"})
-        story = _as_story(_first_sentence(s.synopsis_ja))
+    for i, s in enumerate(catalog.series.values()):
+        sentence, story = _first_sentence(s.synopsis), _as_story(_first_sentence(s.synopsis_ja))
+        rows.append({"text": sentence, "intent": "product_search", "language": "en"})
         rows.append({"text": story, "intent": "product_search", "language": "ja"})
+        # The same plot inside a request to name the series ("what's the manga where ..."): without
+        # it, a question about a plot read as a question about the world, out of scope.
+        en_frame, ja_frame = _EN_FRAMES[i % len(_EN_FRAMES)], _JA_FRAMES[i % len(_JA_FRAMES)]
+        rows.append({"text": en_frame.format(sentence[:1].lower() + sentence[1:].rstrip(".")), "intent": "product_search", "language": "en"})
+        rows.append({"text": ja_frame.format(story.rstrip("。")), "intent": "product_search", "language": "ja"})
         for theme in s.themes:
             rows.append({"text": theme, "intent": "product_search", "language": "en"})
             rows.append({"text": catalog.themes_ja[theme], "intent": "product_search", "language": "ja"})
     return rows
+
+
+# Ways a shopper asks which series a plot belongs to.
+_EN_FRAMES = (
+    "what's the manga where {}?",
+    "there's a manga where {}, what is it called?",
+    "looking for a series in which {}",
+    "i'm trying to find the manga where {}",
+)
+_JA_FRAMES = ("{}の漫画ってなんでしたっけ？", "{}ってタイトル何でしたっけ", "{}漫画を探しています", "{}ってどの漫画ですか？")
 
 
 def _as_story(sentence: str) -> str:
@@ -297,12 +316,31 @@ class IntentRouter:
             margins += (tfidf / np.sqrt(tfidf @ tfidf)) @ self._weights[columns]
         return margins
 
-    def classify(self, entities: Entities) -> IntentDecision:
-        """Decide the intent of a message from its masked text and entities."""
+    def route(self, text: str, catalog: Catalog) -> tuple[Entities, IntentDecision]:
+        """The message's entities and intent.
+
+        A message the classifier reads as chat or out of scope that names a work the store does
+        not carry is read again with the work replaced by what it is about: "Alice in Borderland
+        hooked me, any similar death games?" is a request for a kind of story. Only then: "total
+        for Skip and Loafer 1-9?" stays a price question.
+        """
+        entities = extract_entities(text, catalog)
+        decision = self.classify(entities)
+        if decision.stage == "classifier" and decision.intent in _NOT_THE_STORE:
+            about = catalog.references.described(text)
+            if about != text:
+                return entities, self.classify(entities, extract_entities(about, catalog).masked_text)
+        return entities, decision
+
+    def classify(self, entities: Entities, text: str | None = None) -> IntentDecision:
+        """Decide the intent of a message from its masked text and entities.
+
+        `text`: what the classifier reads instead of the masked text (the rules read the latter).
+        """
         masked = entities.masked_text
         if rule := rule_intent(masked):
             return IntentDecision(rule, 0.97, "rules")
-        margins = self._margins(masked)
+        margins = self._margins(masked if text is None else text)
         exp = np.exp(MARGIN_SCALE * (margins - margins.max()))
         probs = exp / exp.sum()
         best = int(probs.argmax())

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from tools.catalog import Catalog, NameMatch
-from tools.entities import SIMILAR_AFTER, SIMILAR_BEFORE, extract_entities
+from tools.entities import SIMILAR_AFTER, SIMILAR_BACK, SIMILAR_BEFORE, extract_entities
 from tools.models import Series
 from tools.text import compact, normalize, tokenize
 
@@ -46,9 +46,10 @@ _FILLER = re.compile(
     r"\b(?:what|which|should|would|could|might|can|do|you|i|me|we|to|please|give|show|find|want"
     r"|need|any|some|something|anything|stuff|more|other|others|else|similar|good|great|best|next"
     r"|read|reading|enjoy|try|recommend|recommendations?|suggest|suggestions?|manga|mangas|series"
-    r"|titles?|books?|stories|story|for|just|finished|done|but|and|different|another|ones?|a|an|the)\b"
+    r"|titles?|books?|stories|story|for|just|finished|done|but|and|different|another|ones?|a|an|the"
+    r"|same|feel|feeling|vibes?|spirit|spot|vein|lines|again)\b"
     r"|漫画|マンガ|まんが|作品|おすすめ|オススメ|教えて(?:ください)?|ありますか|ある|何(?:か|が)?"
-    r"|他に|ほかに|もの|系|似たような|似てる|(?<![ァ-ヴー])ロス(?:で)?(?![ァ-ヴー])|読みたい|別の|[?？!！。、,.]"
+    r"|他に|ほかに|もの|系|似たような|似てる|ああいう|ああゆう|そういう|感じ|近い|ノリ|(?<![ァ-ヴー])ロス(?:で)?(?![ァ-ヴー])|読みたい|別の|[?？!！。、,.]"
 )
 
 
@@ -143,6 +144,8 @@ def parse_similar(
         before = _CREDIT if m in credits else _CUE_BEFORE
         start = m.start - (len(c.group()) if (c := before.search(norm[: m.start])) else 0)
         rest = rest[:start] + " " + rest[end:]
+    # A cue pointing back asks for nothing itself ("in the same spirit" is no supernatural story).
+    rest = SIMILAR_BACK.sub(" ", rest)
     asked = extract_entities(rest, catalog)
     rest = re.sub(r"\s+", " ", _FILLER.sub(" ", rest)).strip()
     return SimilarRequest(anchors=tuple(dict.fromkeys(anchors)), author=author, rest=rest,

@@ -128,6 +128,38 @@ def test_an_untitled_question_asking_for_several_is_a_search(services, text, int
     assert decision.intent == intent
 
 
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # Which series a plot belongs to is a search of the catalog, not a question about the world.
+        ("what was that manga where a samurai's ghost teaches a kid to play go?", "product_search"),
+        ("there's a series where a high school girl becomes a shogi pro, what's it called", "product_search"),
+        ("宇宙飛行士を目指す兄弟の漫画ってなんでしたっけ？", "product_search"),
+        ("料理で異世界の人たちを助ける話のタイトル何でしたっけ", "product_search"),
+        # Still out of scope and chat.
+        ("what's the weather like in Osaka?", "out_of_scope"),
+        ("how do I draw manga eyes", "out_of_scope"),
+    ],
+)
+def test_asking_which_series_a_plot_is_searches_the_catalog(services, text, intent):
+    assert services.intents.route(text, services.catalog)[1].intent == intent
+
+
+@pytest.mark.parametrize(
+    ("text", "intents"),
+    [
+        # A work the store does not carry, read as chat until it is read as what it is about.
+        ("ダンガンロンパにハマってて、似てるのない？", {"product_search", "recommendation"}),
+        ("Goblin Slayer was sick! more like that?", {"product_search", "recommendation"}),
+        # Only then: a price or a greeting stays one.
+        ("how much is Squid Game on blu-ray?", {"price_check"}),
+        ("hi!", {"chitchat"}),
+    ],
+)
+def test_a_work_not_carried_is_read_as_what_it_is_about(services, text, intents):
+    assert services.intents.route(text, services.catalog)[1].intent in intents
+
+
 def test_catalog_utterances_describe_every_series_in_both_languages(services):
     catalog = services.catalog
     rows = catalog_utterances(catalog)

@@ -249,6 +249,17 @@ def test_a_comparison_pointing_back_at_a_name_sets_the_entity_flag(catalog: Cata
         ("ベルセルク最高、似たような漫画ある？", ("berserk",), ()),
         ("鬼滅ロスで何か読みたい", ("demon-slayer-kimetsu-no-yaiba",), ()),
         ("ハイキューは読んだので別の作品で", ("haikyu",), ()),
+        # What the shopper liked about X, pointed back at from further on.
+        ("Vinland Saga wrecked me. I want that same brutal viking feel in something new", ("vinland-saga",), ()),
+        ("my sister adores Sailor Moon; a shojo that would hit the same spot?", ("pretty-guardian-sailor-moon",), ()),
+        ("we read Haikyu!! in our club, anything in the same spirit?", ("haikyu",), ()),
+        ("Mushishi was so calm. more of that please", ("mushishi",), ()),
+        ("20th Century Boys kept me up all night, any thrillers in a similar vein?", ("20th-century-boys",), ("thriller",)),
+        ("ヒカルの碁にはまりました。ああいう囲碁や将棋の話をもっと読みたい", ("hikaru-no-go",), ()),
+        ("ドラゴンボール世代です。あの熱いバトルの感じが好き", ("dragon-ball",), ("action",)),
+        ("スラムダンクを読み終えました。他にも読みたいです", ("slam-dunk",), ()),
+        ("ワンピースのノリが好きな人向けの漫画", ("one-piece",), ()),
+        ("寄生獣に近い漫画ある？", ("parasyte",), ()),
     ],
 )
 def test_a_name_a_comparison_points_back_at_is_x(
@@ -257,7 +268,10 @@ def test_a_name_a_comparison_points_back_at_is_x(
     similar = parse_similar(query, catalog)
     assert similar is not None and similar.anchors == anchors and similar.author is None
     assert similar.genres == genres
-    assert not any(w in similar.rest for w in ("urasawa", "else", "different", "similar", "似た", "ロス", "別の"))
+    assert not any(
+        w in similar.rest.split() for w in ("urasawa", "else", "different", "similar", "same", "spirit", "似た", "ロス", "別の")
+    )
+    assert not any(w in similar.rest for w in ("ああいう", "他にも", "ノリ"))
 
 
 @pytest.mark.parametrize(
@@ -269,6 +283,9 @@ def test_a_name_a_comparison_points_back_at_is_x(
         "Berserk volume 3, and I need more",  # no clause break: ends with "more" but asks for volumes
         "a monster by the sea",
         "do you have Berserk?",
+        "more by the same author as Berserk",  # X's author's works
+        "Berserk in the same edition as my last order",
+        "浦沢直樹の他にも作品ありますか",  # the author's other works
     ],
 )
 def test_asking_for_more_of_x_or_its_author_points_back_at_nothing(catalog: Catalog, query: str) -> None:

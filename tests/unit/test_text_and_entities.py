@@ -308,6 +308,23 @@ def test_a_short_katakana_name_is_no_name_inside_a_longer_katakana_word(services
     assert [m.key for m in services.catalog.find_names(text)] == found
 
 
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        # A short name in hiragana after a kanji or a kana that is no particle ends another word.
+        ("よく考えました", []),  # "えま" (Emma)
+        ("もうあきらめたい", []),  # "あきら" (Akira)
+        ("初心者ですので優しい漫画を", []),  # "ですの" (Death Note)
+        ("読み終えましたが続きは", []),
+        ("僕はのだめが好き", ["nodame-cantabile"]),  # after a particle
+        ("えまを読みたい", ["emma"]),  # at the start
+        ("「なると」ある？", ["naruto"]),
+    ],
+)
+def test_a_short_hiragana_name_is_no_name_at_the_end_of_another_word(services, text, found):
+    assert [m.key for m in services.catalog.find_names(text)] == found
+
+
 def test_a_title_holding_another_whole_title_continues_it(services):
     catalog = services.catalog
     assert catalog.continuations("naruto") == ["boruto-naruto-next-generations"]
