@@ -345,6 +345,25 @@ def _has_word(text: str, word: str, *, plural: bool = False) -> bool:
     return _word_matcher(word, plural and len(word) >= _PLURAL_MIN_CHARS).search(text) is not None
 
 
+# "Love" as a verb is no romance: "I would love a horror manga", "we love action", "readers who
+# love it", "love reading"; "a love triangle", "love manga" are.
+_LOVE_VERB_BEFORE = re.compile(
+    r"\b(?:i|we|you|they|he|she|who|would|'d|to|really|just|totally|absolutely|also|still|do|don'?t"
+    r"|did|didn'?t|so|both|all|people|fans|readers|kids)\s+$"
+)
+_LOVE_VERB_AFTER = re.compile(
+    r"^\s+(?:it|this|that|these|those|them|him|her|you|how|when|reading|to|a|an|the|some|something"
+    r"|anything|everything|his|their|my|your|our)\b"
+)
+
+
+def _loved(text: str, start: int, end: int) -> bool:
+    """Whether the genre word at `text[start:end]` is the verb "love"."""
+    return text[start:end] in ("love", "loves") and bool(
+        _LOVE_VERB_BEFORE.search(text[max(0, start - 20):start]) or _LOVE_VERB_AFTER.match(text[end:end + 20])
+    )
+
+
 # A kind of story the shopper rules out: "yakuza, but not comedy", "no romance please", "anything
 # but horror", "without romance", "恋愛要素なしで", "ホラー以外", "ギャグじゃない", "ホラーは苦手". Read
 # right before or right after the genre word, like a name ruled out.
@@ -458,11 +477,21 @@ def _extract_entities(text: str, catalog: Catalog) -> Entities:
             continue
         # A word inside a longer one of the genre ("恋" in "恋愛") is read as the longer one.
         spans = [a for a in spans if not any(b != a and b[0] <= a[0] and a[1] <= b[1] for b in spans)]
+        spans = [a for a in spans if not _loved(genre_text, *a)]
+        if not spans:
+            continue
         if all(_ruled_out(genre_text, *span, _GENRE_EXCLUDED_BEFORE, _GENRE_EXCLUDED_AFTER) for span in spans):
             ents.excluded_genres.append(genre)
         else:
             ents.genres.append(genre)
     ents.genres += [g for g in _misspelt_genres(genre_text) if g not in ents.genres]
+    # A work the store does not carry says what kinds of story are asked for ("like Steins;Gate":
+    # sci-fi, psychological, thriller), in the catalog's genre words.
+    for work in catalog.references.named(text):
+        ents.genres += [
+            g for g, (_, words) in GENRES.items()
+            if g not in ents.genres and g not in ents.excluded_genres and any(_has_word(work.about, w) for w in words)
+        ]
     for demo, (_, words) in DEMOGRAPHICS.items():
         if any(_has_word(masked_text, w) for w in words):
             ents.demographic = demo  # a readership named outranks one read from an age

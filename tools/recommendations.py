@@ -229,8 +229,12 @@ def blend_retrieval(ranking: Ranking, hits: list[dict[str, Any]], limit: int) ->
     series_hits = [h for h in hits if h.get("series_id")]
     top = max((h["score"] for h in series_hits), default=0.0) or 1.0
     matched: dict[str, float] = {}
+    # A hit's place counts as well as its score: the reranker's scores fall steeply after the
+    # first hit (0.98, 0.01, ...), and the second and third hits of "a quiet story about a man
+    # raising a child alone" fitted better than the most popular series the ranking held.
     for h in series_hits:
-        matched[h["series_id"]] = max(matched.get(h["series_id"], 0.0), h["score"] / top)
+        place = 1.0 / (len(matched) + 1) if h["series_id"] not in matched else 0.0
+        matched[h["series_id"]] = max(matched.get(h["series_id"], 0.0), h["score"] / top, place)
     blended = (
         (sid, round(round(score, 4) + RETRIEVAL_WEIGHT * matched.get(sid, 0.0), 4))
         for sid, score in ranking.scores.items()

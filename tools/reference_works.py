@@ -69,6 +69,13 @@ class ReferenceWorks:
         pattern = self._pattern(norm)
         return norm if pattern is None else pattern.sub(lambda m: "#" * len(m.group()), norm)
 
+    def named(self, query: str) -> list[ReferenceWork]:
+        """The works `query` names, in the order it names them."""
+        norm = normalize(query)
+        pattern = self._pattern(norm)
+        works = [] if pattern is None else [self._work_of[m.group()] for m in pattern.finditer(norm)]
+        return list({id(w): w for w in works}.values())
+
     def described(self, query: str) -> str:
         """The query with each work it names replaced by what the work is about (in the query's
         language); the query itself when it names none.

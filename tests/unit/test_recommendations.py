@@ -158,8 +158,11 @@ def _reference_blend(
     series_hits = [h for h in hits if h.get("series_id")]
     top = max((h["score"] for h in series_hits), default=0.0) or 1.0
     matched: dict[str, float] = {}
+    # A series' place among the hits (its first) counts at least its reciprocal rank.
+    places = list(dict.fromkeys(h["series_id"] for h in series_hits))
     for h in series_hits:
-        matched[h["series_id"]] = max(matched.get(h["series_id"], 0.0), h["score"] / top)
+        sid = h["series_id"]
+        matched[sid] = max(matched.get(sid, 0.0), h["score"] / top, 1.0 / (places.index(sid) + 1))
     blended = [
         r.model_copy(update={"score": round(r.score + RETRIEVAL_WEIGHT * matched.get(r.series_id, 0.0), 4)})
         for r in ranking
@@ -219,3 +222,12 @@ async def test_the_ranking_matches_scoring_every_candidate_with_its_reasons(serv
     shown = [r for req in requests for r in _reference_ranking(catalog, req)[:10]]
     reasons = {why.split(":")[0] for r in shown for why in r.reasons}
     assert reasons == {"genre", "like", "same_author", "author", "demographic", "history"}
+
+
+def test_a_hit_counts_by_its_place_when_the_scores_fall_steeply():
+    # The reranker's scores fall from the first hit to the second by two orders of magnitude; the
+    # second hit still fits the shopper's words better than a long series that only is popular.
+    ranking = Ranking({"long-popular": 0.35, "quiet-fit": 0.12, "first-fit": 0.1}, lambda sid: [])
+    hits = [{"series_id": "first-fit", "score": 0.98}, {"series_id": "quiet-fit", "score": 0.01}]
+    picks = [r.series_id for r in blend_retrieval(ranking, hits, 3)]
+    assert picks == ["first-fit", "quiet-fit", "long-popular"]

@@ -93,6 +93,17 @@ def test_japanese_bigrams_stay_within_a_word():
     assert set(tokenize("取り消し")) <= set(tokenize("予約を取り消したい"))
 
 
+def test_hiragana_grammar_is_no_term():
+    terms = set(tokenize("猫が主役のほのぼのした漫画を娘にあげたいです"))
+    # Endings and polite forms say nothing of the story...
+    assert not {"した", "たい", "です"} & terms
+    # ...its words do, and hiragana content words keep their pairs.
+    assert {"猫", "娘", "ほの", "のぼ", "ぼの"} <= terms
+    # Only hiragana is grammar: the same pair folded from katakana is part of a word ("ステイ").
+    assert "てい" in tokenize("ステイ")
+    assert "てい" in tokenize("していない", keep_stopwords=True)
+
+
 def test_stop_words_are_kept_on_request():
     assert tokenize("any good mechas?", keep_stopwords=True) == ["any", "good", "mecha"]
     assert "漫画" in tokenize("ヤクザが出てくる漫画", keep_stopwords=True)
@@ -437,6 +448,25 @@ def test_plural_genre_words_name_their_genre(services, text, genres):
 
 
 @pytest.mark.parametrize(
+    ("text", "genres"),
+    [
+        # "Love" as a verb is no romance...
+        ("i would love a good horror manga", ["horror"]),
+        ("I'd love something warm about a dad raising his kid", []),
+        ("my kids love action", ["action"]),
+        ("for readers who love reading about food", ["cooking"]),
+        ("I love it when the hero is a villain", []),
+        # ...as a noun it is.
+        ("a love triangle manga", ["romance"]),
+        ("manga about first love", ["romance"]),
+        ("love and magic", ["fantasy", "romance"]),
+    ],
+)
+def test_love_as_a_verb_names_no_romance(services, text, genres):
+    assert sorted(extract_entities(text, services.catalog).genres) == genres
+
+
+@pytest.mark.parametrize(
     ("text", "series", "authors", "excluded_series", "excluded_authors"),
     [
         ("horror manga but not junji ito", [], [], [], ["Junji Ito"]),
@@ -538,3 +568,20 @@ def test_a_young_readers_age_names_the_readership(services, text, demographic):
     assert ents.demographic == demographic
     # The age is no volume, count or title number.
     assert ents.volume is None and ents.count is None and ents.series_ids == []
+
+
+@pytest.mark.parametrize(
+    ("text", "genres", "excluded"),
+    [
+        # A work the store does not carry names the kinds of story it is, in the catalog's words.
+        ("シュタゲみたいな漫画", ["psychological", "sci-fi", "thriller"], []),
+        ("anything with cowboy bebop energy?", ["action", "sci-fi"], []),
+        # A kind the shopper rules out stays out.
+        ("like Cowboy Bebop but no action", ["sci-fi"], ["action"]),
+        # No work named, no kinds added.
+        ("a quiet manga about tea", [], []),
+    ],
+)
+def test_a_work_not_carried_names_its_genres(services, text, genres, excluded):
+    ents = extract_entities(text, services.catalog)
+    assert sorted(ents.genres) == genres and ents.excluded_genres == excluded
