@@ -84,11 +84,15 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 # The rest of a series: its next volume, what follows the one read.
 _CONTINUATION = re.compile(r"続き|続巻|\bnext (?:volume|vol|book|one)\b|\brest of (?:the )?series\b")
-# Wanting to read the title itself: "I want to read Berserk", "wanna try <title>", "ベルセルク読みたい".
+# Wanting to read the title itself: "I want to read Berserk", "wanna try <title>", "ベルセルク読みたい";
+# or having been told to: "my friend recommended <title>", "<title> was recommended to me",
+# 「友達に<title>を勧められた」.
 _WANTS_THE_TITLE = re.compile(
     r"\b(?:want|wanna|would like|'d like|need|going|gonna)\s+(?:to\s+)?(?:read|start|try|begin|buy|get)"
     r"\s+<title>"
     r"|<title>\s*(?:を|が|も)?\s*(?:読みたい|読んでみたい|読み始めたい|買いたい|欲しい|ほしい)"
+    r"|\brecommended\s+(?:me\s+|to me\s+)?<title>|<title>\s+(?:was|is|got|has been)\s+recommended"
+    r"|<title>\s*(?:を|が)?\s*(?:勧め|薦め|すすめ|おすすめさ|オススメさ)られ"
 )
 
 

@@ -103,6 +103,10 @@ def test_a_search_like_one_series_is_a_request_for_recommendations(services, tex
         ("I want to read Berserk", "product_search"),
         ("ベルセルクを読んでみたい", "product_search"),
         ("i wanna try chainsaw man", "product_search"),
+        # Recommended by someone else: the shopper asks about that title.
+        ("my friend recommended Vinland Saga, is there an English version?", "product_search"),
+        ("友達に葬送のフリーレンを勧められたんですが、英語版はありますか", "product_search"),
+        ("my friend recommended Berserk, what else would I like?", "recommendation"),
         # Finishing a series and asking what to read next is a request for others.
         ("just finished Kimi ni Todoke, what should I read next?", "recommendation"),
         ("something like Berserk volume 1", "recommendation"),
