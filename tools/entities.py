@@ -44,6 +44,8 @@ SIMILAR_BEFORE = (
     r"|\breminds? me of|(?:\bfor )?\b(?:fans?|lovers?|readers?) of"
     r"|(?:\bif |\bfor )?\b(?:i|who|someone who|people who|anyone who)"
     r" (?:liked|loved|enjoyed|like|love|enjoy)"
+    # Someone else's reading: "my son loved", "my 14 year old liked", "she loves".
+    r"|(?:\b(?:he|she|they|we)|\b(?:my|our)(?: [\w'-]+){1,3}?|<age>) (?:liked|loved|enjoyed|likes|loves|enjoys)"
     r"|\bafter (?:reading|finishing)|\b(?:read|try|pick up) (?:next )?after"
     r"|\bif you (?:liked|loved|enjoyed))"
     r"(?:\s+(?:the|a|an))?"
@@ -152,16 +154,20 @@ SIMILAR_BACK = re.compile(
         r"|editions?|books?|price|format|copy|one|day|time|order|address)\b)"
         r"(?: (?:feel|feeling|vibes?|spirit|spot|kind|sort|type|energy|tone|mood|atmosphere)\b)?"
         r"|\bmore of (?:that|this|those|the same)\b|\b(?:along|in) (?:those|these|that|a similar) (?:lines|vein)\b"
+        # "looking for another emotional school story" (but "another volume" is more of X).
+        r"|\banother\b(?! (?:volume|vol|copy|edition|printing|format|language|translation|box|order|one)s?\b)"
         r"|(?:それ|これ|あれ)(?:みたいな|っぽい|に似た|のような)|似たような|似てる(?:漫画|作品|の)"
+        r"|似た(?:感じ|かんじ|雰囲気|系|作品|漫画|まんが|もの|の)"
         # 「<X>ロスで何か読みたい」: missing X after its end; 「別の作品で」 asks for another series.
         rf"|{_NAME_SLOT}\s*ろす|(?:別|べつ)の(?:漫画|まんが|作品|しりーず|やつ)"
-        # 「ああいう音楽もの」「あのドタバタな感じ」「他にも読みたい」 (but 「<作者>の他にも」 asks for the
-        # author's own works).
+        # 「ああいう音楽もの」「あのドタバタな感じ」
         r"|ああいう|ああゆう|ああした|あんな|そういう|そうゆう"
         r"|あの(?=[^。、？！?!]{0,15}?(?:感じ|かんじ|雰囲気|のり|空気感|世界観))"
-        r"|(?<!<author>の)(?<!<author> の)(?:他|ほか)にも"
     )
 )
+# 「スラムダンクを読み終えました。他にも読みたい」: after a series, others than it; after an author
+# (「田村由美先生の漫画、ほかに何がありますか」) the author's other works.
+_OTHERS_TOO = re.compile(r"(?:他|ほか)に(?:も|あり|ある|ない|おすすめ|何|なに)")
 _WORD_VOLUME = re.compile(r"\b(first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th) (?:volume|vol|book|tankobon)\b|(?:最初の巻|1巻目|一巻目)")
 # "I finished X" / "just finished reading X" is the shopper's reading, not a finished series.
 _STATUS = (
@@ -520,8 +526,10 @@ def _extract_entities(text: str, catalog: Catalog) -> Entities:
         word = next(g for g in m.groups() if g)
         ents.count = int(word) if word.isdigit() else _NUMBERS[word]
     ents.anaphora = bool(_ANAPHORA.search(masked_text))
-    ents.similar_to = bool(_SIMILAR.search(masked_text)) or bool(
-        (ents.series_ids or ents.authors) and SIMILAR_BACK.search(masked_text)
+    ents.similar_to = (
+        bool(_SIMILAR.search(masked_text))
+        or bool((ents.series_ids or ents.authors) and SIMILAR_BACK.search(masked_text))
+        or bool(ents.series_ids and not ents.authors and _OTHERS_TOO.search(masked_text))
     )
     ents.masked_text = re.sub(r"\s+", " ", masked_text).strip()
     return ents

@@ -72,8 +72,11 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"\b(?:how much|price|prices|pricing|priced|cost|costs|on sale|discount|discounts|cheaper|"
         r"deals|promotion|promo)\b|いくら|値段|価格|税込|セール|割引|安く")),
     # "Do you carry X?" in Japanese; English "do you have" is too broad for a rule.
+    # A series asked for by what it is called: "a manga called …", 「…っていう漫画」.
     ("product_search", re.compile(
-        r"取り?扱(?:い(?:は|が)?(?:あり|ある|ござい|して)|って(?:い)?(?:ます|る|ない))|置いて(?:ます|る|あります|ありますか)")),
+        r"取り?扱(?:い(?:は|が)?(?:あり|ある|ござい|して)|って(?:い)?(?:ます|る|ない))|置いて(?:ます|る|あります|ありますか)"
+        r"|って(?:いう|ゆう)(?:漫画|まんが|作品|たいとる|しりーず)|という(?:漫画|まんが|作品|たいとる)"
+        r"|\b(?:manga|series|comic|book)s? (?:called|named|titled)\b")),
     ("chitchat", re.compile(
         r"^(?:hi|hello|hey|hiya|yo|good (?:morning|afternoon|evening)|thanks|thank you|thx|ty|"
         r"cheers|bye|goodbye|see you|ok(?:ay)?|cool|great|awesome|nice)[\s!.~]*(?:there|so much|a lot)?[\s!.~]*$|"
@@ -93,6 +96,13 @@ _WANTS_THE_TITLE = re.compile(
     r"|<title>\s*(?:を|が|も)?\s*(?:読みたい|読んでみたい|読み始めたい|買いたい|欲しい|ほしい)"
     r"|\brecommended\s+(?:me\s+|to me\s+)?<title>|<title>\s+(?:was|is|got|has been)\s+recommended"
     r"|<title>\s*(?:を|が)?\s*(?:勧め|薦め|すすめ|おすすめさ|オススメさ)られ"
+)
+
+
+# Asking whether the store has something.
+_IN_STOCK = re.compile(
+    r"\b(?:available|availability|in stock|out of stock|sold out|do you (?:have|carry|sell)|still (?:sell|have))\b"
+    r"|在庫|売って(?:ます|る|い)|買えます|ありますか"
 )
 
 
@@ -350,8 +360,12 @@ class IntentRouter:
         best = int(probs.argmax())
         intent = str(self._pipeline.classes_[best])
         confidence = float(probs[best])
-        # A message naming our catalog is never out of scope.
+        # A message naming our catalog is never out of scope, and one asking whether a series it
+        # names is in stock, with no order id, is about the series ("I need X volume 1 for my
+        # sister's birthday next week, is it still available?").
         if intent == "out_of_scope" and (entities.series_ids or entities.authors):
+            intent = "product_question"
+        if intent == "order_status" and entities.series_ids and not entities.order_ids and _IN_STOCK.search(masked):
             intent = "product_question"
         # "What else did the author of Monster write?" asks for the author's works: a listing, not
         # a question about the one series named to point at them.

@@ -164,6 +164,22 @@ def test_a_work_not_carried_is_read_as_what_it_is_about(services, text, intents)
     assert services.intents.route(text, services.catalog)[1].intent in intents
 
 
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # Asked for by what it is called.
+        ("do you sell a manga called Witch Hat Atelier?", "product_search"),
+        ("ふらいんぐうぃっちっていう漫画を探してます", "product_search"),
+        # In stock, with no order named: a question about the series, not about an order.
+        ("I need Frieren vol 2 for a gift on Friday, is it still available?", "product_question"),
+        ("where is my Berserk vol 3?", "order_status"),
+        ("ETA for my Kaiju No. 8 box?", "order_status"),
+    ],
+)
+def test_a_series_asked_for_by_name_or_stock_is_about_the_series(services, text, intent):
+    assert services.intents.route(text, services.catalog)[1].intent == intent
+
+
 def test_catalog_utterances_describe_every_series_in_both_languages(services):
     catalog = services.catalog
     rows = catalog_utterances(catalog)

@@ -260,6 +260,11 @@ def test_a_comparison_pointing_back_at_a_name_sets_the_entity_flag(catalog: Cata
         ("スラムダンクを読み終えました。他にも読みたいです", ("slam-dunk",), ()),
         ("ワンピースのノリが好きな人向けの漫画", ("one-piece",), ()),
         ("寄生獣に近い漫画ある？", ("parasyte",), ()),
+        # Someone else's reading, and "another" kind of story.
+        ("my nephew really enjoyed Blue Lock, anything for him?", ("blue-lock",), ()),
+        ("My 13 year old loved Orange. Looking for another tearjerker", ("orange",), ("drama",)),
+        ("鬼滅の刃にハマってる娘に、似た感じの漫画をあげたい", ("demon-slayer-kimetsu-no-yaiba",), ()),
+        ("ハイキューにハマってます。スポーツものでほかにありますか？", ("haikyu",), ("sports",)),
     ],
 )
 def test_a_name_a_comparison_points_back_at_is_x(
@@ -286,6 +291,8 @@ def test_a_name_a_comparison_points_back_at_is_x(
         "more by the same author as Berserk",  # X's author's works
         "Berserk in the same edition as my last order",
         "浦沢直樹の他にも作品ありますか",  # the author's other works
+        "田村由美先生の漫画、ほかに何が置いてありますか",
+        "Berserk, another volume please",  # more of X
     ],
 )
 def test_asking_for_more_of_x_or_its_author_points_back_at_nothing(catalog: Catalog, query: str) -> None:
