@@ -165,6 +165,13 @@ SIMILAR_BACK = re.compile(
         r"|あの(?=[^。、？！?!]{0,15}?(?:感じ|かんじ|雰囲気|のり|空気感|世界観))"
     )
 )
+# The works of the author named, asked for: "a huge Yuu Watase fan … which of her series do you
+# sell?", 「この先生の他の作品」. "<author> fan" is then no "like <author>".
+OWN_WORKS = re.compile(
+    r"\b(?:which|what|any|all|more) of (?:her|his|their)\b"
+    r"|\b(?:her|his|their) (?:[a-z]+ ){0,2}?(?:series|works?|books|manga|titles|stuff)\b"
+    r"|(?:この|その)(?:先生|作者|作家|漫画家)の(?:他の|ほかの)?(?:作品|漫画)|(?:彼|彼女)の(?:他の|ほかの)?(?:作品|漫画)"
+)
 # 「スラムダンクを読み終えました。他にも読みたい」: after a series, others than it; after an author
 # (「田村由美先生の漫画、ほかに何がありますか」) the author's other works.
 _OTHERS_TOO = re.compile(r"(?:他|ほか)に(?:も|あり|ある|ない|おすすめ|何|なに)")
@@ -526,7 +533,7 @@ def _extract_entities(text: str, catalog: Catalog) -> Entities:
         word = next(g for g in m.groups() if g)
         ents.count = int(word) if word.isdigit() else _NUMBERS[word]
     ents.anaphora = bool(_ANAPHORA.search(masked_text))
-    ents.similar_to = (
+    ents.similar_to = not (ents.authors and not ents.series_ids and OWN_WORKS.search(masked_text)) and (
         bool(_SIMILAR.search(masked_text))
         or bool((ents.series_ids or ents.authors) and SIMILAR_BACK.search(masked_text))
         or bool(ents.series_ids and not ents.authors and _OTHERS_TOO.search(masked_text))

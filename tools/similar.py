@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from tools.catalog import Catalog, NameMatch
-from tools.entities import SIMILAR_AFTER, SIMILAR_BACK, SIMILAR_BEFORE, extract_entities
+from tools.entities import OWN_WORKS, SIMILAR_AFTER, SIMILAR_BACK, SIMILAR_BEFORE, extract_entities
 from tools.models import Series
 from tools.text import compact, normalize, tokenize
 
@@ -125,7 +125,8 @@ def parse_similar(
     norm = normalize(query)
     found = [*catalog.find_names(query), *resolved]
     matches = [m for m in found if _compared(norm, m)] or _pointed_back(query, catalog, found)
-    if not matches:
+    # "A Junji Ito fan: which of his books do you have?" asks for the author's own works.
+    if not matches or (all(m.kind == "author" for m in matches) and OWN_WORKS.search(norm)):
         return None
     # Every name next to a cue is an anchor ("like Berserk or like Claymore").
     anchors: list[str] = []

@@ -319,3 +319,18 @@ def test_a_theme_the_request_names_beside_x_counts_in_the_likeness(catalog: Cata
     # A series without the theme is as like X as before.
     claymore = catalog.series["claymore"]
     assert likeness(profile, themed, claymore) == likeness(profile, plain, claymore)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "I was a huge Yuu Watase fan back in middle school. Which of her series do you sell these days?",
+        "big fan of Naoki Urasawa, what are his best works?",
+        "浦沢直樹ファンです。この先生の他の作品ありますか",
+    ],
+)
+def test_a_fan_asking_for_the_authors_own_works_compares_with_nothing(catalog: Catalog, query: str) -> None:
+    assert parse_similar(query, catalog) is None
+    assert not extract_entities(query, catalog).similar_to
+    # A fan asking for others is still one.
+    assert parse_similar("Junji Ito fans, anything similar?", catalog) is not None
