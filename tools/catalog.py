@@ -19,6 +19,7 @@ from tools.text import (
     EN_STOPWORDS,
     JAPANESE,
     KANJI,
+    PARTICLES,
     compact,
     katakana_to_hiragana,
     normalize,
@@ -52,8 +53,8 @@ _COMMON_WORDS = frozenset(
 # "パラダイス"), long ones mostly names ("ヴィンランド", "リベンジャーズ").
 _PART_MIN_CHARS = 4
 _DECISIVE_MIN_KANA = 4  # see `Catalog.names_decide`
-# Particles a name in hiragana may follow ("僕はのだめが好き").
-_PARTICLES = frozenset("はがをにのともでへやかよねっ")
+# What a name in hiragana may follow: a particle ("僕はのだめが好き"), or a sentence's end ("…よ", "…ね").
+_BEFORE_A_NAME = PARTICLES | frozenset("かよねっ")
 _PART_MIN_KANA = 6
 _KATAKANA_CHAR = "[\u30a1-\u30fa\u30fc]"
 _KATAKANA_RUN = re.compile(_KATAKANA_CHAR + "{%d,}" % _PART_MIN_KANA)
@@ -358,7 +359,7 @@ class Catalog:
                 or (katakana(end) and katakana(end - 1))
                 or (
                     all(hiragana(i) for i in range(start, end))
-                    and (kanji(start - 1) or (hiragana(start - 1) and written[start - 1] not in _PARTICLES))
+                    and (kanji(start - 1) or (hiragana(start - 1) and written[start - 1] not in _BEFORE_A_NAME))
                 )
             )
 

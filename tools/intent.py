@@ -192,9 +192,11 @@ def catalog_utterances(catalog: Catalog) -> list[dict[str, str]]:
         rows.append({"text": story, "intent": "product_search", "language": "ja"})
         # The same plot inside a request to name the series ("what's the manga where ..."): without
         # it, a question about a plot read as a question about the world, out of scope.
-        en_frame, ja_frame = _EN_FRAMES[i % len(_EN_FRAMES)], _JA_FRAMES[i % len(_JA_FRAMES)]
-        rows.append({"text": en_frame.format(sentence[:1].lower() + sentence[1:].rstrip(".")), "intent": "product_search", "language": "en"})
-        rows.append({"text": ja_frame.format(story.rstrip("。")), "intent": "product_search", "language": "ja"})
+        asked = (
+            (_EN_FRAMES[i % len(_EN_FRAMES)].format(sentence[:1].lower() + sentence[1:].rstrip(".")), "en"),
+            (_JA_FRAMES[i % len(_JA_FRAMES)].format(story.rstrip("。")), "ja"),
+        )
+        rows += [{"text": text, "intent": "product_search", "language": lang} for text, lang in asked]
         for theme in s.themes:
             rows.append({"text": theme, "intent": "product_search", "language": "en"})
             rows.append({"text": catalog.themes_ja[theme], "intent": "product_search", "language": "ja"})
@@ -365,7 +367,8 @@ class IntentRouter:
         # sister's birthday next week, is it still available?").
         if intent == "out_of_scope" and (entities.series_ids or entities.authors):
             intent = "product_question"
-        if intent == "order_status" and entities.series_ids and not entities.order_ids and _IN_STOCK.search(masked):
+        named = entities.series_ids and not entities.order_ids
+        if intent == "order_status" and named and _IN_STOCK.search(masked):
             intent = "product_question"
         # "What else did the author of Monster write?" asks for the author's works: a listing, not
         # a question about the one series named to point at them.

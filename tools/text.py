@@ -17,7 +17,8 @@ _CJK_RUN = re.compile(r"^[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff�
 # One script within a Japanese run: katakana, hiragana or kanji.
 _SCRIPT_SEGMENT = re.compile(r"[\u30a0-\u30ff]+|[\u3040-\u309f]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _HIRAGANA = re.compile(r"^[\u3040-\u309f]+$")
-_PARTICLES = frozenset("をがはのにでともへや")
+# Case particles: after a kanji word, no verb ending ("予約を").
+PARTICLES = frozenset("をがはのにでともへや")
 # Pairs of hiragana that are grammar, not content: verb and adjective endings, polite forms,
 # requests and particles run together ("して", "された", "もらえますか", "ください", "には").
 # Counted over a whole index of mostly English and volume entries they look rare, so they
@@ -199,7 +200,7 @@ def _japanese_terms(run: str, keep_stopwords: bool) -> list[str]:
         elif keep_stopwords or not _HIRAGANA.match(m.group()):
             out.append(seg)
         after = run[m.end() : m.end() + 1]
-        if _KANJI.match(seg) and _HIRAGANA.match(after) and after not in _PARTICLES:
+        if _KANJI.match(seg) and _HIRAGANA.match(after) and after not in PARTICLES:
             out.append(seg[-1] + after)
     return out
 
