@@ -154,8 +154,10 @@ SIMILAR_BACK = re.compile(
         r"|editions?|books?|price|format|copy|one|day|time|order|address)\b)"
         r"(?: (?:feel|feeling|vibes?|spirit|spot|kind|sort|type|energy|tone|mood|atmosphere)\b)?"
         r"|\bmore of (?:that|this|those|the same)\b|\b(?:along|in) (?:those|these|that|a similar) (?:lines|vein)\b"
-        # "looking for another emotional school story" (but "another volume" is more of X).
-        r"|\banother\b(?! (?:volume|vol|copy|edition|printing|format|language|translation|box|order|one)s?\b)"
+        # "looking for another emotional school story", "any other wholesome manga?" (but "another
+        # volume" is more of X).
+        r"|\b(?:another|any other)\b"
+        r"(?!\s+(?:volume|vol|copy|edition|printing|format|language|translation|box|order|one)s?\b|\s*<title>)"
         r"|(?:それ|これ|あれ)(?:みたいな|っぽい|に似た|のような)|似たような|似てる(?:漫画|作品|の)"
         r"|似た(?:感じ|かんじ|雰囲気|系|作品|漫画|まんが|もの|の)"
         # 「<X>ロスで何か読みたい」: missing X after its end; 「別の作品で」 asks for another series.

@@ -263,6 +263,7 @@ def test_a_comparison_pointing_back_at_a_name_sets_the_entity_flag(catalog: Cata
         # Someone else's reading, and "another" kind of story.
         ("my nephew really enjoyed Blue Lock, anything for him?", ("blue-lock",), ()),
         ("My 13 year old loved Orange. Looking for another tearjerker", ("orange",), ("drama",)),
+        ("Mushishi calms me down. any other quiet manga?", ("mushishi",), ()),
         ("鬼滅の刃にハマってる娘に、似た感じの漫画をあげたい", ("demon-slayer-kimetsu-no-yaiba",), ()),
         ("ハイキューにハマってます。スポーツものでほかにありますか？", ("haikyu",), ("sports",)),
     ],
@@ -293,6 +294,8 @@ def test_a_name_a_comparison_points_back_at_is_x(
         "浦沢直樹の他にも作品ありますか",  # the author's other works
         "田村由美先生の漫画、ほかに何が置いてありますか",
         "Berserk, another volume please",  # more of X
+        "do you have any other volumes of Berserk?",
+        "Do you carry Emma? The Victorian maid romance, not another Emma",  # X itself
     ],
 )
 def test_asking_for_more_of_x_or_its_author_points_back_at_nothing(catalog: Catalog, query: str) -> None:
