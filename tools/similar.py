@@ -91,11 +91,20 @@ def compared_span(query: str) -> tuple[int, int] | None:
 SPELLING_RATIO = 0.75
 
 
+# The shortest Japanese misspelling read against the start of a name: "カードキャプチャー" is the
+# katakana of 「カードキャプチャーさくら」, whose name goes on in hiragana. (Not in Latin letters, where
+# a word is matched whole: "sweetie" is no start of "Sweetness and Lightning".)
+SPELLING_PREFIX_MIN = 6
+
+
 def spelled_like(text: str, series: Series) -> bool:
-    """Whether `text` reads as a misspelling of one of the series' names (any script or alias)."""
+    """Whether `text` reads as a misspelling of one of the series' names (any script or alias), or
+    of the start of one."""
     typed = compact(text)
-    names = (series.title, series.title_ja, series.title_ja_reading, *series.aliases)
-    return any(SequenceMatcher(None, typed, compact(n)).ratio() >= SPELLING_RATIO for n in names)
+    names = [compact(n) for n in (series.title, series.title_ja, series.title_ja_reading, *series.aliases)]
+    partial = len(typed) >= SPELLING_PREFIX_MIN and not typed.isascii()
+    starts = [n[: len(typed)] for n in names if partial and len(n) > len(typed)]
+    return any(SequenceMatcher(None, typed, n).ratio() >= SPELLING_RATIO for n in [*names, *starts])
 
 
 def _pointed_back(query: str, catalog: Catalog, found: Sequence[NameMatch]) -> list[NameMatch]:

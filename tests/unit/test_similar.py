@@ -189,6 +189,10 @@ def test_a_misspelling_stays_close_to_a_name(catalog: Catalog) -> None:
     assert spelled_like("ベルセルグ", catalog.series["berserk"])
     assert spelled_like("jujitsu kaisen", catalog.series["jujutsu-kaisen"])
     assert not spelled_like("smoke", catalog.series["sweetness-and-lightning"])
+    # The misspelt katakana start of a name that goes on in hiragana, not any short start.
+    assert spelled_like("カードキャプチャー", catalog.series["cardcaptor-sakura"])
+    assert not spelled_like("カード", catalog.series["cardcaptor-sakura"])
+    assert not spelled_like("sweetie", catalog.series["sweetness-and-lightning"])
 
 
 @pytest.mark.parametrize("query", ["manga for fans of Studio Ghibli?", "the book smells like smoke, refund it"])

@@ -385,6 +385,8 @@ async def test_misspelt_titles_and_everyday_words_in_questions(runner):
     ("do you have berzerk", "berserk"),
     ("naruro", "naruto"),
     ("約束のネーバーランド", "the-promised-neverland"),
+    # The misspelt katakana start of a name that goes on in hiragana.
+    ("カードキャプチャーさくらの漫画ありますか", "cardcaptor-sakura"),
 ])
 async def test_a_short_title_misspelt_is_found_not_refused(runner, message, series_id):
     # Too short for the catalog's one-letter-off reading, and in no document as typed: the search
