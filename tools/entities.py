@@ -379,6 +379,12 @@ def _loved(text: str, start: int, end: int) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=256)
+def _genres_of(about: str) -> tuple[str, ...]:
+    """The genres a work's description names in the catalog's genre words (read once per work)."""
+    return tuple(g for g, (_, words) in GENRES.items() if any(_has_word(about, w) for w in words))
+
+
 # A kind of story the shopper rules out: "yakuza, but not comedy", "no romance please", "anything
 # but horror", "without romance", "恋愛要素なしで", "ホラー以外", "ギャグじゃない", "ホラーは苦手". Read
 # right before or right after the genre word, like a name ruled out.
@@ -501,12 +507,9 @@ def _extract_entities(text: str, catalog: Catalog) -> Entities:
             ents.genres.append(genre)
     ents.genres += [g for g in _misspelt_genres(genre_text) if g not in ents.genres]
     # A work the store does not carry says what kinds of story are asked for ("like Steins;Gate":
-    # sci-fi, psychological, thriller), in the catalog's genre words.
+    # sci-fi, psychological, thriller).
     for work in catalog.references.named(text):
-        ents.genres += [
-            g for g, (_, words) in GENRES.items()
-            if g not in ents.genres and g not in ents.excluded_genres and any(_has_word(work.about, w) for w in words)
-        ]
+        ents.genres += [g for g in _genres_of(work.about) if g not in ents.genres and g not in ents.excluded_genres]
     for demo, (_, words) in DEMOGRAPHICS.items():
         if any(_has_word(masked_text, w) for w in words):
             ents.demographic = demo  # a readership named outranks one read from an age
