@@ -11,6 +11,7 @@ from graph.state import Context, State, context_of
 from graph.timing import timed
 from tools.cards import edition_for
 from tools.catalog import volume_for
+from tools.entities import young_reader
 from graph.resources import services as load_services
 
 ToolNode = Literal[
@@ -143,6 +144,7 @@ async def plan_tools(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             set(ents.get("excluded_series", []))
             | {s.series_id for a in ents.get("excluded_authors", []) for s in catalog.by_author(a)}
             | (catalog.of_genres(ents.get("excluded_genres", [])) - set(series_ids))
+            | (catalog.for_adults - set(series_ids) if young_reader(ents.get("reader_age")) else set())
         ),
         "demographic": ents.get("demographic"),
         "status": ents.get("status"),

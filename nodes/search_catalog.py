@@ -103,7 +103,14 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
             extra = catalog.best_known_first(s for s in catalog.series.values() if set(genres) <= set(s.genres))
             series_ids += [s.series_id for s in extra if s.series_id not in series_ids]
     if plan["demographic"]:
-        series_ids = [s for s in series_ids if catalog.series[s].demographic == plan["demographic"]] or series_ids
+        readers = [s for s in series_ids if catalog.series[s].reads_as(plan["demographic"])]
+        if not plan["series_ids"] and not plan["authors"] and len(readers) < limit:
+            # "manga for my 2nd grader" names no story: the readership's best known fill the shelf.
+            readers += [
+                s.series_id for s in catalog.best_known_first(catalog.series.values())
+                if s.reads_as(plan["demographic"]) and set(genres) <= set(s.genres) and s.series_id not in readers
+            ]
+        series_ids = readers or series_ids
     ruled_out = set(plan.get("excluded_series", []))
     series_ids = [s for s in dict.fromkeys([*sure, *series_ids]) if s not in ruled_out]
     # Status, length and era are what the shopper insists on: they hold for every series shown but
@@ -126,7 +133,7 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
         series_ids += [
             s.series_id for s in catalog.best_known_first(catalog.series.values())
             if s.series_id not in series_ids and s.series_id not in ruled_out and insisted(s)
-            and set(genres) <= set(s.genres) and plan["demographic"] in (None, s.demographic)
+            and set(genres) <= set(s.genres) and (plan["demographic"] is None or s.reads_as(plan["demographic"]))
         ]
     asins = []
     for sid in series_ids[:shown]:

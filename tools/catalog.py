@@ -540,6 +540,11 @@ class Catalog:
         wanted = set(genres)
         return {s.series_id for s in self.series.values() if wanted & set(s.genres)} if wanted else set()
 
+    @functools.cached_property
+    def for_adults(self) -> frozenset[str]:
+        """The ids of the series no young reader is shown (`Series.for_adults`)."""
+        return frozenset(s.series_id for s in self.series.values() if s.for_adults)
+
     def best_known_first(self, series: Iterable[Series]) -> list[Series]:
         """`series` ordered best known first, as far as the store can tell: by their reader reviews,
         then by length (a series runs long only while readers keep buying it)."""

@@ -148,6 +148,10 @@ SIMILAR_BACK = re.compile(
         # ("anything else by Urasawa", "what else did <author> draw" ask for the author's own works)
         r"|\b(?:something|anything|what) else\b(?! (?:(?:by|from|of|did|has|have)\b|<author>))"
         r"|\b(?:need|want|crave) more\s*(?:[.!?]|$)"
+        # "loved Attack on Titan. need more humans-vs-monsters" (but "need more volumes", "want more
+        # of <X>", "more info" ask about X).
+        r"|\b(?:need|want|crave|give me|looking for) more\b(?!\s*(?:of\b|by\b|from\b|<title>|<n>|\d|[.!?,]|$"
+        r"|(?:volumes?|vols?|books|copies|info|information|details|time|money|pages|chapters)\b))"
         # "something with that same grim feel", "a shojo that hits the same spot", "more of that",
         # "in a similar vein" (but "by the same author" asks for X's author, "the same edition" for X).
         r"|\b(?:that|the|this) same\b(?! (?:authors?|creators?|mangaka|writers?|artists?|series|volumes?|vols?"
@@ -159,6 +163,8 @@ SIMILAR_BACK = re.compile(
         r"|\b(?:another|any other)\b"
         r"(?!\s+(?:volume|vol|copy|edition|printing|format|language|translation|box|order|one)s?\b|\s*<title>)"
         r"|(?:それ|これ|あれ)(?:みたいな|っぽい|に似た|のような)|似たような|似てる(?:漫画|作品|の)"
+        # 「娘にも同じような魔法少女もの」「あれと同じくらい熱い」
+        r"|同じ(?:ような|ように|よう な|様な|くらい|ぐらい)"
         r"|似た(?:感じ|かんじ|雰囲気|系|作品|漫画|まんが|もの|の)"
         # 「<X>ロスで何か読みたい」: missing X after its end; 「別の作品で」 asks for another series.
         rf"|{_NAME_SLOT}\s*ろす|(?:別|べつ)の(?:漫画|まんが|作品|しりーず|やつ)"
@@ -264,30 +270,95 @@ _NUMBERS = {
 # number is a count only after a request or before a word for picks: "I read 3 manga this week"
 # asks for nothing, and volumes ("the first 3 books", "3巻", "3冊") are no count.
 _NUMBER = r"(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)"
-# A young reader's age ("for my 8 year old", "a 12-year-old girl", "8歳の息子", "娘が10歳"): the
-# readership it implies. Only with a cue that the age is the reader's ("my", "for a", a child
-# word): "a manga about a 12-year-old detective" tells a story.
+# A young reader's age ("for my 8 year old", "a 12-year-old girl", "8歳の息子", "娘が10歳") or school
+# stage ("my 3rd grader", "my son in middle school", 「小3の息子」「娘は中学生」「小学生向け」): the
+# readership it implies. Only with a cue that it is the reader's ("my", "for a", a child word): "a
+# manga about a 12-year-old detective" and 「中学生が主人公」 tell a story. (Masked text is
+# katakana-folded.)
+_CHILD_EN = r"sons?|boys?|daughters?|girls?|kids?|child|nephews?|nieces?|brothers?|sisters?|grand(?:son|daughter)s?"
+_CHILD_JA = r"息子|娘|男の子|女の子|子供|こども|子ども|子|甥|姪|弟|妹|孫"
+_GRADE_WORDS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth").split()
+_GRADE_EN = rf"(?:\d{{1,2}}(?:st|nd|rd|th)|{'|'.join(_GRADE_WORDS)})"
+_STAGE_EN = (
+    rf"kindergartn?ers?|preschoolers?|{_GRADE_EN} graders?|(?:elementary|grade|primary|middle|high) schoolers?"
+    r"|tweens?|teens?|teenagers?"
+)
+_STAGE_IN_EN = rf"{_GRADE_EN} grade|kindergarten|preschool|(?:elementary|grade|primary|middle|junior high|high) school"
+_STAGE_JA = (
+    r"小学生|小学校(?:低|高)学年|(?:低|高)学年|小学?[1-6一二三四五六]年?生?|中学生|中学?[1-3一二三]年?生?"
+    r"|高校生|高校?[1-3一二三]年?生?|幼稚園児?|保育園児?|園児|年長|年中"
+)
 READER_AGE = re.compile(
     # ("reading manga for 10 years" is no age: "old" or "yo" must say it)
     r"\b(?:my|our|for(?: (?:a|an|my|our))?) (?P<en>\d{1,2})(?:[- ]?(?:years?|yrs?)[- ]old|[- ]?yo)\b"
-    r"(?: (?P<en_who>sons?|boys?|daughters?|girls?|kids?|child|nephews?|nieces?|brothers?|sisters?)\b)?"
-    r"|(?P<ja>\d{1,2})\s*(?:歳|才)(?:の|になる)?(?P<ja_who>息子|娘|男の子|女の子|子供|こども|子ども|子|甥|姪|弟|妹)"
-    r"|(?P<ja_who_first>息子|娘|甥|姪|弟|妹)(?:が|は)?\s*(?P<ja_after>\d{1,2})\s*(?:歳|才)"
+    rf"(?: (?P<en_who>{_CHILD_EN})\b)?"
+    rf"|\b(?:my|our|for(?: (?:a|an|my|our))?) (?P<en_stage>{_STAGE_EN})\b(?: (?P<en_stage_who>{_CHILD_EN})\b)?"
+    rf"|\b(?:my|our) (?P<en_who_in>{_CHILD_EN}),? (?:(?:who is|who's|is|that is) )?(?:in|starting|entering|going into)"
+    rf" (?:the )?(?P<en_stage_in>{_STAGE_IN_EN})\b"
+    rf"|(?P<ja>\d{{1,2}})\s*(?:歳|才)(?:の|になる)?(?P<ja_who>{_CHILD_JA})"
+    r"|(?P<ja_who_first>息子|娘|甥|姪|弟|妹|孫)(?:が|は)?\s*(?P<ja_after>\d{1,2})\s*(?:歳|才)"
+    rf"|(?P<ja_stage>{_STAGE_JA})(?:の|になる|になった)?(?P<ja_stage_who>{_CHILD_JA})"
+    rf"|(?P<ja_who_stage>息子|娘|甥|姪|弟|妹|孫)(?:が|は|も)?\s*(?P<ja_stage_after>{_STAGE_JA})"
+    rf"|(?P<ja_stage_for>{_STAGE_JA})(?=向け|に(?:読ませ|あげ|ぷれぜんと|おすすめ)|への?ぷれぜんと|でも読め)"
 )
-_BOYS = frozenset("son sons boy boys nephew nephews brother brothers 息子 男の子 甥 弟".split())
-_GIRLS = frozenset("daughter daughters girl girls niece nieces sister sisters 娘 女の子 姪 妹".split())
+_JA_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6}
+# A school stage's age: its first years, where a stage spans several.
+_STAGE_AGES = (
+    (re.compile(r"kindergart|preschool|幼稚園|保育園|園児|年長|年中"), 5),
+    (re.compile(r"tween|高学年"), 11),
+    (re.compile(r"低学年"), 7),
+    (re.compile(r"elementary|grade school|primary|小学"), 8),
+    (re.compile(r"middle|junior high|中学"), 13),
+    (re.compile(r"teen|high|高校"), 16),
+)
+
+
+def stage_age(stage: str) -> int:
+    """The reader's age a school stage implies ("3rd grader" 9, 「小3」 9, 「中学生」 13)."""
+    grade = re.search(rf"(\d{{1,2}})(?:st|nd|rd|th)|({'|'.join(_GRADE_WORDS)})|([小中高])学?校?([1-6一二三四五六])", stage)
+    if grade and grade.group(1):
+        return 6 + int(grade.group(1))
+    if grade and grade.group(2):
+        return 7 + _GRADE_WORDS.index(grade.group(2))
+    if grade:
+        n = _JA_DIGITS.get(grade.group(4)) or int(grade.group(4))
+        return {"小": 6, "中": 12, "高": 15}[grade.group(3)] + n
+    return next(age for pattern, age in _STAGE_AGES if pattern.search(stage))
+
+
+def reader_of(m: re.Match[str]) -> tuple[int, str | None]:
+    """The reader's age and who they are (a child word or None) from a `READER_AGE` match."""
+    groups = m.groupdict()
+    who = next((groups[g] for g in ("en_who", "en_stage_who", "en_who_in", "ja_who", "ja_who_first",
+                                    "ja_stage_who", "ja_who_stage") if groups[g]), None)
+    if number := groups["en"] or groups["ja"] or groups["ja_after"]:
+        return int(number), who
+    stage = next(groups[g] for g in ("en_stage", "en_stage_in", "ja_stage", "ja_stage_after", "ja_stage_for") if groups[g])
+    return stage_age(stage), who
+
+
+_BOYS = frozenset("son sons boy boys nephew nephews brother brothers grandson grandsons 息子 男の子 甥 弟".split())
+_GIRLS = frozenset("daughter daughters girl girls niece nieces sister sisters granddaughter granddaughters 娘 女の子 姪 妹".split())
+# Up to this age a reader is shown no series for adult readers (seinen, josei).
+YOUNG_READER_AGE = 12
+
+
+def young_reader(age: int | None) -> bool:
+    """Whether a reader of `age` (None: not said) is shown only series written for young readers."""
+    return age is not None and age <= YOUNG_READER_AGE
 
 
 def readership(age: int, who: str | None) -> str | None:
     """The readership a young reader's age implies: children's manga to nine, then shonen or shojo
-    by the child, children's manga to twelve when the message does not say; none for adults."""
+    by the child; none when the message does not say (children's manga had hidden the shonen
+    fantasy an eleven-year-old Harry Potter fan asked for), nor for adults."""
     if age <= 9:
         return "kodomo"
     if age <= 17 and who in _BOYS:
         return "shonen"
     if age <= 17 and who in _GIRLS:
         return "shojo"
-    return "kodomo" if age <= 12 else None
+    return None
 
 
 _COUNT = re.compile(
@@ -325,6 +396,8 @@ class Entities(BaseModel):
     from_year: int | None = None
     to_year: int | None = None
     ordinal: int | None = None
+    # The young reader's age the message names ("for my 8 year old", 「小3の息子」).
+    reader_age: int | None = None
     anaphora: bool = False
     similar_to: bool = False
     masked_text: str = ""
@@ -464,8 +537,8 @@ def _extract_entities(text: str, catalog: Catalog) -> Entities:
             masked[i] = ""
     masked_text = "".join(masked)
     if m := READER_AGE.search(masked_text):
-        age = int(m.group("en") or m.group("ja") or m.group("ja_after"))
-        ents.demographic = readership(age, m.group("en_who") or m.group("ja_who") or m.group("ja_who_first"))
+        ents.reader_age, who = reader_of(m)
+        ents.demographic = readership(ents.reader_age, who)
         # The age is no volume, count or limit.
         masked_text = masked_text[: m.start()] + " <age> " + masked_text[m.end() :]
     if m := _MAX_VOLUMES.search(masked_text):

@@ -81,7 +81,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"^(?:hi|hello|hey|hiya|yo|good (?:morning|afternoon|evening)|thanks|thank you|thx|ty|"
         r"cheers|bye|goodbye|see you|ok(?:ay)?|cool|great|awesome|nice)[\s!.~]*(?:there|so much|a lot)?[\s!.~]*$|"
         r"^(?:こんにちは|こんばんは|おはよう(?:ございます)?|はじめまして|ありがとう(?:ございます|ございました)?|"
-        r"どうも|さようなら|またね|了解|りょうかい)[\s!.~！。]*$")),
+        r"どうも|さようなら|またね|了解|りょうかい|もしもー?し|やあ|よろしく(?:お願いします|おねがいします)?)[\s!.~！。ー]*$")),
 )
 
 
@@ -380,6 +380,10 @@ class IntentRouter:
             intent == "product_question" and not (entities.series_ids or entities.authors)
             and _PLURAL_ASK.search(masked)
         ):
+            return IntentDecision("product_search", round(confidence, 4), "classifier")
+        # "is there an English version of <title>?", 「<title>の英語版はありますか」: an edition of the one
+        # series named, not the store's general question of which editions it sells.
+        if intent == "store_faq" and len(entities.series_ids) == 1 and entities.edition and not entities.order_ids:
             return IntentDecision("product_search", round(confidence, 4), "classifier")
         # "A cooking manga like Food Wars" searches for X's neighbours, not for X: a search or a
         # question about the one series compared against is a request for recommendations.

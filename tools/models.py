@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from tools.vocab import ADULT_DEMOGRAPHICS, GENTLE_GENRES
+
 Genre = Literal[
     "action", "adventure", "comedy", "drama", "fantasy", "horror", "mystery", "psychological",
     "romance", "sci-fi", "slice-of-life", "sports", "supernatural", "thriller", "historical",
@@ -35,6 +37,16 @@ class Series(BaseModel):
     publisher_ja: str
     synopsis: str
     synopsis_ja: str
+
+    @property
+    def for_adults(self) -> bool:
+        """Written for adult readers and more than a gentle everyday story: no young reader's."""
+        return self.demographic in ADULT_DEMOGRAPHICS and not set(self.genres) <= GENTLE_GENRES
+
+    def reads_as(self, demographic: str) -> bool:
+        """Whether the series suits a readership: its own, or children's manga for a gentle everyday
+        story of any."""
+        return self.demographic == demographic or (demographic == "kodomo" and set(self.genres) <= GENTLE_GENRES)
 
 
 class Promotion(BaseModel):

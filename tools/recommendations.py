@@ -198,7 +198,7 @@ class RecommendationsTool:
         if req.to_year:
             candidates = [t for t in candidates if t.start_year <= req.to_year]
         if req.demographic:
-            matching = [t for t in candidates if t.demographic == req.demographic]
+            matching = [t for t in candidates if self._catalog.series[t.series_id].reads_as(req.demographic)]
             if len(matching) >= min(req.limit, 3):
                 candidates = matching
         plan = self._plan(req)

@@ -45,7 +45,9 @@ GENRES: dict[str, tuple[str, tuple[str, ...]]] = {
     "martial-arts": ("格闘", ("martial arts", "martial-arts", "kung fu", "karate", "格闘", "武術", "空手")),
     "medical": ("医療", ("medical", "doctor", "hospital", "医療", "医者", "病院")),
     "post-apocalyptic": ("終末", ("post-apocalyptic", "apocalypse", "apocalyptic", "dystopia",
-                              "dystopian", "終末", "ディストピア", "世紀末")),
+                              "dystopian", "end of the world", "end-of-the-world", "collapsed civilization",
+                              "collapsed civilisation", "終末", "ディストピア", "世紀末", "世界の終わり",
+                              "人類滅亡", "文明崩壊", "滅んだ世界", "滅びた世界")),
 }
 
 # Everyday words one letter from a genre word: read as themselves, never as a misspelt genre
@@ -63,6 +65,11 @@ DEMOGRAPHICS: dict[str, tuple[str, tuple[str, ...]]] = {
     "josei": ("女性", ("josei", "女性向け")),
     "kodomo": ("児童", ("kids", "children", "kodomo", "子供向け", "子ども向け", "児童")),
 }
+
+# The readerships written for adults, and the kinds of story that make a series of theirs a gentle
+# everyday one for any age (Chi's Sweet Home and Yotsuba&! run in magazines for adults).
+ADULT_DEMOGRAPHICS = frozenset({"seinen", "josei"})
+GENTLE_GENRES = frozenset({"slice-of-life", "comedy", "cooking"})
 
 FORMAT_WORDS: dict[str, tuple[str, ...]] = {
     "digital": ("digital", "ebook", "e-book", "kindle", "electronic", "電子", "デジタル"),
@@ -98,6 +105,19 @@ STORY_KIND_WORDS: dict[str, tuple[str, ...]] = {
     "boys' love, ボーイズラブ": ("bl", "yaoi", "boys love", "やおい"),
     "transgender, gender identity, boys' love, トランスジェンダー, 性自認, ボーイズラブ": (
         "lgbt", "lgbtq", "lgbtqia", "queer", "gay", "lesbian", "trans", "トランス", "同性愛", "ゲイ",
+    ),
+    # A heroine passing as a boy (or a hero as a girl).
+    "cross-dressing, 男装, 女装": tuple(
+        f"{verb} {who}"
+        for verb in ("pretends to be", "pretend to be", "pretending to be", "disguised as", "disguises herself as",
+                     "disguised herself as", "dressed as", "dresses as", "dressing as", "posing as", "passes as",
+                     "passing as")
+        for who in ("a boy", "a guy", "a man", "a girl", "a woman")
+    ) + ("crossdressing", "cross dressing", "男のふり", "男の子のふり", "男子のふり", "女のふり", "性別を偽", "男と偽"),
+    # "a class forced to kill each other"
+    "death game, survival game, デスゲーム": (
+        "kill each other", "killing each other", "fight to the death", "last one standing", "last one alive",
+        "殺し合い", "殺し合う",
     ),
 }
 

@@ -36,6 +36,8 @@ DEV_FLOOR = 0.90
         ("how much is shipping to Canada?", "shipping_info"),
         ("hi!", "chitchat"),
         ("ありがとうございます！", "chitchat"),
+        ("もしもーし", "chitchat"),
+        ("よろしくお願いします", "chitchat"),
         ("返品したいです", "return_request"),
         ("送料はいくら？", "shipping_info"),
     ],
@@ -174,6 +176,10 @@ def test_a_work_not_carried_is_read_as_what_it_is_about(services, text, intents)
         ("I need Frieren vol 2 for a gift on Friday, is it still available?", "product_question"),
         ("where is my Berserk vol 3?", "order_status"),
         ("ETA for my Kaiju No. 8 box?", "order_status"),
+        # An edition of the one series named, not which editions the store sells.
+        ("my sister recommended Beastars — is there an English version?", "product_search"),
+        # Bought as a gift: a search for the series, not a return.
+        ("Blue Period book 1, buying it for my nephew who just started art school", "product_search"),
     ],
 )
 def test_a_series_asked_for_by_name_or_stock_is_about_the_series(services, text, intent):

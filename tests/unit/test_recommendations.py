@@ -142,7 +142,7 @@ def _reference_ranking(catalog: Catalog, req: RecommendationRequest) -> list[Rec
         candidates = [s for s in candidates if s.volumes <= req.max_volumes]
     candidates = [s for s in candidates if (req.from_year or 0) <= s.start_year <= (req.to_year or 9999)]
     if req.demographic:
-        matching = [s for s in candidates if s.demographic == req.demographic]
+        matching = [s for s in candidates if s.reads_as(req.demographic)]
         if len(matching) >= min(req.limit, 3):
             candidates = matching
     scored = sorted(

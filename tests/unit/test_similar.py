@@ -270,6 +270,10 @@ def test_a_comparison_pointing_back_at_a_name_sets_the_entity_flag(catalog: Cata
         ("Mushishi calms me down. any other quiet manga?", ("mushishi",), ()),
         ("鬼滅の刃にハマってる娘に、似た感じの漫画をあげたい", ("demon-slayer-kimetsu-no-yaiba",), ()),
         ("ハイキューにハマってます。スポーツものでほかにありますか？", ("haikyu",), ("sports",)),
+        # More of a kind of story, and 「同じような」: X read, another asked for.
+        ("loved Attack on Titan. need more humans-vs-monsters stories", ("attack-on-titan",), ()),
+        ("セーラームーン世代です。娘にも同じような魔法少女ものを読ませたい", ("pretty-guardian-sailor-moon",), ("fantasy",)),
+        ("スラムダンク世代です。あれと同じくらい熱い部活もの", ("slam-dunk",), ("school",)),
     ],
 )
 def test_a_name_a_comparison_points_back_at_is_x(
@@ -300,6 +304,10 @@ def test_a_name_a_comparison_points_back_at_is_x(
         "Berserk, another volume please",  # more of X
         "do you have any other volumes of Berserk?",
         "Do you carry Emma? The Victorian maid romance, not another Emma",  # X itself
+        "I want more Berserk",  # more of X
+        "Berserk, need more volumes",
+        "I want more of Berserk",
+        "need more info about Berserk",
     ],
 )
 def test_asking_for_more_of_x_or_its_author_points_back_at_nothing(catalog: Catalog, query: str) -> None:

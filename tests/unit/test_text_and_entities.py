@@ -553,7 +553,15 @@ def test_the_era_a_shopper_asks_for(services, text, first, last):
         ("manga for my 8 year old son", "kodomo"),
         ("something for a 12-year-old girl", "shojo"),
         ("gift for my 15 yo nephew", "shonen"),
-        ("for my 11 year old", "kodomo"),
+        ("for my 11 year old", None),  # not said which: no readership, but no series for adults
+        ("my 3rd grader loves cats", "kodomo"),
+        ("my son is in 5th grade", "shonen"),
+        ("something for my daughter in middle school", "shojo"),
+        ("小3の息子に読ませる漫画", "kodomo"),
+        ("娘は中学生です", "shojo"),
+        ("小学生向けの漫画", "kodomo"),
+        ("中学生が主人公の漫画", None),  # the story's hero, not the reader
+        ("a high school romance", None),
         ("8歳の息子に読ませたい漫画", "kodomo"),
         ("娘が14歳なんですがおすすめは？", "shojo"),
         ("shojo for my 8 year old", "shojo"),  # a readership named outranks the age
