@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -82,6 +82,10 @@ class Ranking:
 
     scores: dict[str, float]
     explain: Callable[[str], list[str]]
+    # The series only the genres asked for kept out, scored alike: the turn's search may be surer of
+    # one of them than the genre words are ("a zombie survival manga": "survival" asks for
+    # thrillers, and the one zombie story is a horror).
+    besides: dict[str, float] = field(default_factory=dict)
 
     def recommendations(self, picks: Iterable[tuple[str, float]]) -> list[Recommendation]:
         """`picks` (series and the score to show) as recommendations with their reasons."""
@@ -182,11 +186,27 @@ class RecommendationsTool:
         read = set(req.seed_series) | set(req.purchased_series)
         excluded.update(c for c, originals in self._catalog.originals.items() if not originals & read)
         candidates = [t for t in self._traits.values() if t.series_id not in excluded]
+        others: list[_Traits] = []
         if req.genres:
             wanted = frozenset(req.genres)
             matching = [t for t in candidates if not wanted.isdisjoint(t.genres)]
             if len(matching) >= min(req.limit, 3):
+                others = [t for t in candidates if wanted.isdisjoint(t.genres)]
                 candidates = matching
+        candidates, others = self._constrained(req, candidates), self._constrained(req, others)
+        if req.demographic:
+            readers = {t.series_id for t in [*candidates, *others] if self._catalog.series[t.series_id].reads_as(req.demographic)}
+            if sum(t.series_id in readers for t in candidates) >= min(req.limit, 3):
+                candidates = [t for t in candidates if t.series_id in readers]
+                others = [t for t in others if t.series_id in readers]
+        plan = self._plan(req)
+        return Ranking(
+            {t.series_id: self._score(t, plan) for t in candidates}, partial(self._reasons, plan),
+            {t.series_id: self._score(t, plan) for t in others},
+        )
+
+    @staticmethod
+    def _constrained(req: RecommendationRequest, candidates: list[_Traits]) -> list[_Traits]:
         # Status, length and era are hard constraints: a shopper who asks for short, finished or
         # 80s series does not want a long-running, ongoing or recent one, however well it matches.
         if req.status:
@@ -197,12 +217,7 @@ class RecommendationsTool:
             candidates = [t for t in candidates if t.start_year >= req.from_year]
         if req.to_year:
             candidates = [t for t in candidates if t.start_year <= req.to_year]
-        if req.demographic:
-            matching = [t for t in candidates if self._catalog.series[t.series_id].reads_as(req.demographic)]
-            if len(matching) >= min(req.limit, 3):
-                candidates = matching
-        plan = self._plan(req)
-        return Ranking({t.series_id: self._score(t, plan) for t in candidates}, partial(self._reasons, plan))
+        return candidates
 
     async def recommend(self, req: RecommendationRequest) -> list[Recommendation]:
         """The best `limit` series for the request, never one of the seeds or already bought."""
@@ -228,6 +243,10 @@ def blend_retrieval(ranking: Ranking, hits: list[dict[str, Any]], limit: int) ->
     """
     series_hits = [h for h in hits if h.get("series_id")]
     top = max((h["score"] for h in series_hits), default=0.0) or 1.0
+    scores = ranking.scores
+    # The search's first series joins the genres' however its genres are filed.
+    if series_hits and (first := series_hits[0]["series_id"]) in ranking.besides:
+        scores = {**scores, first: ranking.besides[first]}
     matched: dict[str, float] = {}
     # A hit's place counts as well as its score: the reranker's scores fall steeply after the
     # first hit (0.98, 0.01, ...), and the second and third hits of "a quiet story about a man
@@ -237,6 +256,6 @@ def blend_retrieval(ranking: Ranking, hits: list[dict[str, Any]], limit: int) ->
         matched[h["series_id"]] = max(matched.get(h["series_id"], 0.0), h["score"] / top, place)
     blended = (
         (sid, round(round(score, 4) + RETRIEVAL_WEIGHT * matched.get(sid, 0.0), 4))
-        for sid, score in ranking.scores.items()
+        for sid, score in scores.items()
     )
     return ranking.recommendations(_best(blended, limit))

@@ -122,8 +122,9 @@ def _reference_score(
     return score, reasons
 
 
-def _reference_ranking(catalog: Catalog, req: RecommendationRequest) -> list[Recommendation]:
-    """Every eligible series scored with its reasons, best first: the straightforward way."""
+def _reference_ranking(catalog: Catalog, req: RecommendationRequest, *, besides: bool = False) -> list[Recommendation]:
+    """Every eligible series scored with its reasons, best first: the straightforward way. With
+    `besides`, the series only the genres asked for kept out instead."""
     seeds = [catalog.series[i] for i in req.seed_series if i in catalog.series]
     history = [catalog.series[i] for i in req.purchased_series if i in catalog.series]
     excluded = set(req.seed_series) | set(req.purchased_series)
@@ -131,20 +132,21 @@ def _reference_ranking(catalog: Catalog, req: RecommendationRequest) -> list[Rec
     excluded |= {c for c, originals in catalog.originals.items() if not originals & excluded}
     if req.similar_to:
         excluded |= set(catalog.continuations(*req.seed_series))
-    candidates = [s for s in catalog.series.values() if s.series_id not in excluded]
-    if req.genres:
-        matching = [s for s in candidates if set(req.genres) & set(s.genres)]
-        if len(matching) >= min(req.limit, 3):
-            candidates = matching
-    if req.status:
-        candidates = [s for s in candidates if s.status == req.status]
-    if req.max_volumes:
-        candidates = [s for s in candidates if s.volumes <= req.max_volumes]
-    candidates = [s for s in candidates if (req.from_year or 0) <= s.start_year <= (req.to_year or 9999)]
-    if req.demographic:
-        matching = [s for s in candidates if s.reads_as(req.demographic)]
-        if len(matching) >= min(req.limit, 3):
-            candidates = matching
+    eligible = [
+        s for s in catalog.series.values()
+        if s.series_id not in excluded and req.status in (None, s.status)
+        and (not req.max_volumes or s.volumes <= req.max_volumes)
+        and (req.from_year or 0) <= s.start_year <= (req.to_year or 9999)
+    ]
+    of_genres = [s for s in catalog.series.values() if set(req.genres) & set(s.genres) and s.series_id not in excluded]
+    narrowed = bool(req.genres) and len(of_genres) >= min(req.limit, 3)
+    candidates = [s for s in eligible if not narrowed or set(req.genres) & set(s.genres)]
+    others = [s for s in eligible if narrowed and not set(req.genres) & set(s.genres)]
+    if req.demographic and sum(s.reads_as(req.demographic) for s in candidates) >= min(req.limit, 3):
+        candidates = [s for s in candidates if s.reads_as(req.demographic)]
+        others = [s for s in others if s.reads_as(req.demographic)]
+    if besides:
+        candidates = others
     scored = sorted(
         ((_reference_score(catalog, s, req, seeds, history), s.series_id) for s in candidates),
         key=lambda item: (-item[0][0], item[1]),
@@ -153,9 +155,11 @@ def _reference_ranking(catalog: Catalog, req: RecommendationRequest) -> list[Rec
 
 
 def _reference_blend(
-    ranking: list[Recommendation], hits: list[dict[str, Any]], limit: int
+    ranking: list[Recommendation], besides: list[Recommendation], hits: list[dict[str, Any]], limit: int
 ) -> list[Recommendation]:
     series_hits = [h for h in hits if h.get("series_id")]
+    # The search's first series joins, whatever its genres.
+    ranking = ranking + [r for r in besides if series_hits and r.series_id == series_hits[0]["series_id"]]
     top = max((h["score"] for h in series_hits), default=0.0) or 1.0
     matched: dict[str, float] = {}
     # A series' place among the hits (its first) counts at least its reciprocal rank.
@@ -217,7 +221,7 @@ async def test_the_ranking_matches_scoring_every_candidate_with_its_reasons(serv
         hits = _hits(catalog, rng)
         limit = rng.choice([1, 5, 8])
         blended = blend_retrieval(await tool.rank(req), hits, limit)
-        assert blended == _reference_blend(reference, hits, limit), req
+        assert blended == _reference_blend(reference, _reference_ranking(catalog, req, besides=True), hits, limit), req
     # The requests reach every rule: picks for seeds, authors, demographics, genres and histories.
     shown = [r for req in requests for r in _reference_ranking(catalog, req)[:10]]
     reasons = {why.split(":")[0] for r in shown for why in r.reasons}
@@ -231,3 +235,17 @@ def test_a_hit_counts_by_its_place_when_the_scores_fall_steeply():
     hits = [{"series_id": "first-fit", "score": 0.98}, {"series_id": "quiet-fit", "score": 0.01}]
     picks = [r.series_id for r in blend_retrieval(ranking, hits, 3)]
     assert picks == ["first-fit", "quiet-fit", "long-popular"]
+
+
+async def test_the_searchs_first_series_is_shown_whatever_its_genres(services):
+    # 「ラスアスみたいなゾンビもののサバイバル漫画」: "survival" asks for thrillers, and the one zombie story
+    # the search finds first is filed as horror.
+    tool = RecommendationsTool(services.catalog)
+    assert "thriller" not in services.catalog.series["i-am-a-hero"].genres
+    ranking = await tool.rank(RecommendationRequest(genres=["thriller"], limit=5))
+    assert "i-am-a-hero" not in ranking.scores and "i-am-a-hero" in ranking.besides
+    hits = [{"series_id": "i-am-a-hero", "score": 0.9}, {"series_id": "monster", "score": 0.5}]
+    assert "i-am-a-hero" in [r.series_id for r in blend_retrieval(ranking, hits, 3)]
+    # Only the first: a later hit of another genre stays out.
+    hits = [{"series_id": "monster", "score": 0.9}, {"series_id": "i-am-a-hero", "score": 0.5}]
+    assert "i-am-a-hero" not in [r.series_id for r in blend_retrieval(ranking, hits, 5)]
