@@ -51,6 +51,9 @@ _COMMON_WORDS = frozenset(
 # Latin words this short are too often ordinary or a romanised particle ("dai", "joe", "no"), as
 # for `Retriever.unknown_terms`; short katakana runs are mostly everyday loanwords ("ダンジョン",
 # "パラダイス"), long ones mostly names ("ヴィンランド", "リベンジャーズ").
+# Such a kana title followed by a particle and a verb of anything but reading or buying it is the
+# everyday word: 「モンスターを狩って」「オレンジが好き」 (but 「モンスターを読みたい」).
+_EVERYDAY_USE = re.compile(r"[をがとにでも](?![読買探全])[\u4e00-\u9fff]")
 _PART_MIN_CHARS = 4
 _DECISIVE_MIN_KANA = 4  # see `Catalog.names_decide`
 # What a name in hiragana may follow: a particle ("僕はのだめが好き"), or a sentence's end ("…よ", "…ね").
@@ -124,6 +127,7 @@ class Catalog:
         # Asked by every search of a message (the speculative one and a shelf search's two).
         self.names_decide = functools.lru_cache(maxsize=_NAMES_CACHE)(self._names_decide)
         everyday = _everyday_words(store_data_dir / _EVERYDAY_WORDS)
+        self._everyday = everyday or frozenset()
         self._build_name_index(everyday)
         self._build_part_index(everyday)
 
@@ -196,6 +200,11 @@ class Catalog:
         # Longest first, so "tokyo ghoul re" wins over "tokyo ghoul".
         self._ja_names.sort(key=lambda item: -len(item[0]))
         self._ja_names_by_char = _by_first_char(self._ja_names)
+        # The kana of a title that is an everyday word ("モンスター" of Monster, "オレンジ" of Orange).
+        self._everyday_kana = {
+            folded for folded, kind, key in self._ja_names
+            if kind == "series" and normalize(self.series[key].title) in _COMMON_WORDS and not KANJI.search(folded)
+        }
 
     def _build_part_index(self, everyday: frozenset[str] | None) -> None:
         """Index the parts of series names that name one series only.
@@ -369,7 +378,9 @@ class Catalog:
                 name, kind, key = names[i]
                 pos = norm.find(name)
                 while pos >= 0:
-                    if free(pos, pos + len(name)) and not glued(pos, pos + len(name)):
+                    if free(pos, pos + len(name)) and not glued(pos, pos + len(name)) and not (
+                        name in self._everyday_kana and _EVERYDAY_USE.match(norm, pos + len(name))
+                    ):
                         add(kind, key, pos, pos + len(name))
                     pos = norm.find(name, pos + 1)
 
@@ -446,12 +457,17 @@ class Catalog:
         word of 5+ letters, for a long name of several words)."""
         plain = [w for w, _, _ in words]
         squeezed = "".join(plain)
-        if len(squeezed) < _FUZZY_MIN_CHARS or " ".join(plain) in self._en_names:
+        # A word (one: "blu lock" stays unread) one letter short of a long name is that name too ("helsing").
+        short = len(squeezed) == _FUZZY_MIN_CHARS - 1 and len(plain) == 1
+        if (
+            (len(squeezed) < _FUZZY_MIN_CHARS and not short) or " ".join(plain) in self._en_names
+            or (short and squeezed in self._everyday)  # "samurai" is no "Samurai X", "planets" no Planetes
+        ):
             return None
         # One edit changes one word at most (or joins two): the others are words of some name. This
         # check keeps a long message from costing a look-up per word run.
         if sum(w not in self._one_off_vocab for w in plain) <= 1:
-            names = {p for v in one_letter_dropped(squeezed) for p in self._one_off.get(v, ())}
+            names = {p for v in (squeezed, *([] if short else one_letter_dropped(squeezed))) for p in self._one_off.get(v, ())}
             hits = {self._en_names[p] for p in names if one_edit_apart(squeezed, p.replace(" ", ""))}
         else:
             hits = set()

@@ -166,6 +166,8 @@ SIMILAR_BACK = re.compile(
         # 「娘にも同じような魔法少女もの」「あれと同じくらい熱い」
         r"|同じ(?:ような|ように|よう な|様な|くらい|ぐらい)"
         r"|似た(?:感じ|かんじ|雰囲気|系|作品|漫画|まんが|もの|の)"
+        # "finished X and I miss it", 「X読み終わって寂しい」: missing X after its end.
+        r"|\bi (?:already )?miss (?:it|them|that|this)\b|(?:終わ|おわ)(?:って|った|っちゃって)(?:のが)?(?:寂し|さみし|さびし)"
         # 「<X>ロスで何か読みたい」: missing X after its end; 「別の作品で」 asks for another series.
         rf"|{_NAME_SLOT}\s*ろす|(?:別|べつ)の(?:漫画|まんが|作品|しりーず|やつ)"
         # 「ああいう音楽もの」「あのドタバタな感じ」
@@ -176,7 +178,7 @@ SIMILAR_BACK = re.compile(
 # The works of the author named, asked for: "a huge Yuu Watase fan … which of her series do you
 # sell?", 「この先生の他の作品」. "<author> fan" is then no "like <author>".
 OWN_WORKS = re.compile(
-    r"\b(?:which|what|any|all|more) of (?:her|his|their)\b"
+    r"\b(?:which|what|any|all|more) of (?:hers|his|theirs|her|their)\b"
     r"|\b(?:her|his|their) (?:[a-z]+ ){0,2}?(?:series|works?|books|manga|titles|stuff)\b"
     r"|(?:この|その)(?:先生|作者|作家|漫画家)の(?:他の|ほかの)?(?:作品|漫画)|(?:彼|彼女)の(?:他の|ほかの)?(?:作品|漫画)"
 )

@@ -96,6 +96,9 @@ _WANTS_THE_TITLE = re.compile(
     r"|<title>\s*(?:を|が|も)?\s*(?:読みたい|読んでみたい|読み始めたい|買いたい|欲しい|ほしい)"
     r"|\brecommended\s+(?:me\s+|to me\s+)?<title>|<title>\s+(?:was|is|got|has been)\s+recommended"
     r"|<title>\s*(?:を|が)?\s*(?:勧め|薦め|すすめ|おすすめさ|オススメさ)られ"
+    # A gift of it: "buying Chi's Sweet Home for my niece", 「<title>を息子にプレゼントしたい」.
+    r"|\b(?:buy|buying|get|getting|gift|gifting|give|giving)\s+<title>"
+    r"|<title>[^。？?!！]{0,24}?(?:ぷれぜんとしたい|ぷれぜんとする|贈りたい|買ってあげたい|あげたい)"
 )
 
 

@@ -119,6 +119,46 @@ STORY_KIND_WORDS: dict[str, tuple[str, ...]] = {
         "kill each other", "killing each other", "fight to the death", "last one standing", "last one alive",
         "殺し合い", "殺し合う",
     ),
+    # Subjects the catalog names in one word, told in the shopper's many.
+    "deaf heroine, sign language, 聴覚障害, 手話": (
+        "deaf", "can't hear", "cannot hear", "hearing impaired", "hard of hearing", "耳が聞こえない",
+        "耳の聞こえない", "難聴", "ろう者",
+    ),
+    "time travel, タイムトラベル": (
+        "back in time", "back to the past", "time loop", "time-loop", "timeloop", "過去に戻", "過去へ戻",
+        "過去に飛", "タイムリープ", "時間を巻き戻", "時間が巻き戻", "時をかけ",
+    ),
+    "body swap, 入れ替わり": (
+        "swap bodies", "swapped bodies", "swapping bodies", "switch bodies", "switched bodies", "body switch",
+        "体が入れ替わ", "身体が入れ替わ", "入れ替わっ",
+    ),
+    "amnesia, memory loss, 記憶喪失": (
+        "lost his memory", "lost her memory", "lost their memory", "lost his memories", "lost her memories",
+        "loses his memory", "loses her memory", "loses their memory", "no memory of", "記憶をなく", "記憶を失",
+    ),
+    "reincarnation, 転生": ("reborn", "past life", "past lives", "生まれ変わ", "前世"),
+    "childhood friends, 幼なじみ": ("childhood friend", "grew up together", "幼馴染", "おさななじみ"),
+    "single father, parenting, シングルファーザー, 子育て": (
+        "single dad", "single father", "widowed father", "raising a kid", "raising a child", "raising his daughter",
+        "raising his son", "raising her son", "raising her daughter", "父子家庭", "男手ひとつ", "男手一つ",
+        "シングルファザー",
+    ),
+    "bullying, いじめ": ("bullied", "bully", "bullies", "いじめられ", "イジメ"),
+    "delinquents, ヤンキー": ("delinquent", "yankee", "yankees", "thugs", "不良"),
+    "vampires, 吸血鬼": ("vampire", "ヴァンパイア", "バンパイア"),
+    "aliens, 宇宙人": ("alien", "extraterrestrial", "extraterrestrials", "エイリアン"),
+    "fake relationship, 偽の恋人": (
+        "fake dating", "pretend to date", "pretending to date", "fake boyfriend", "fake girlfriend",
+        "contract relationship", "偽装恋愛", "偽の彼氏", "偽の彼女", "偽装カップル", "ニセの恋人",
+    ),
+    "stepsiblings, 義理のきょうだい": (
+        "stepbrother", "stepsister", "step-brother", "step-sister", "step brother", "step sister",
+        "義理の兄", "義理の弟", "義理の姉", "義理の妹", "義兄", "義妹", "連れ子",
+    ),
+    "living together, 同居": ("live together", "living together", "under one roof", "同棲", "一つ屋根の下", "ひとつ屋根の下"),
+    "found family, 疑似家族": ("not related by blood", "血のつながらない", "血の繋がらない", "血のつながっていない"),
+    "class difference, 身分差": ("身分違い", "格差恋愛", "rich boy and a poor girl", "poor girl and a rich boy"),
+    "serial killer, 連続殺人鬼": ("serial killers", "serial murders", "serial murder", "連続殺人"),
 }
 
 # Terms (`tools.text.tokenize`'s) of asking for a title rather than saying what it is

@@ -180,6 +180,7 @@ def test_a_work_not_carried_is_read_as_what_it_is_about(services, text, intents)
         ("my sister recommended Beastars — is there an English version?", "product_search"),
         # Bought as a gift: a search for the series, not a return.
         ("Blue Period book 1, buying it for my nephew who just started art school", "product_search"),
+        ("ドラえもん 小学生の孫にプレゼントしたいです", "product_search"),
     ],
 )
 def test_a_series_asked_for_by_name_or_stock_is_about_the_series(services, text, intent):

@@ -163,6 +163,10 @@ def test_unknown_titles_are_reported(services: object) -> None:
     # A word a story is told with is no title asked for, even in a short request.
     assert retriever.unknown_terms("manga about a shogi prodigy") == []
     assert "frieran" in retriever.unknown_terms("got frieran?")
+    # A kind of story in a katakana compound is no title.
+    assert retriever.unknown_terms("ゾンビが出てくるパニックホラー") == []
+    assert retriever.unknown_terms("ダークファンタジーのおすすめ") == []
+    assert retriever.unknown_terms("カグラバチの新刊") == ["カグラバチ"]
 
 
 async def test_shelf_scores_the_cards_of_real_turns_on_series_cases_only(tmp_path: Path, runner: object) -> None:

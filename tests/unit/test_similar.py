@@ -274,6 +274,9 @@ def test_a_comparison_pointing_back_at_a_name_sets_the_entity_flag(catalog: Cata
         ("loved Attack on Titan. need more humans-vs-monsters stories", ("attack-on-titan",), ()),
         ("セーラームーン世代です。娘にも同じような魔法少女ものを読ませたい", ("pretty-guardian-sailor-moon",), ("fantasy",)),
         ("スラムダンク世代です。あれと同じくらい熱い部活もの", ("slam-dunk",), ("school",)),
+        # Missing X after its end.
+        ("finished Mushishi and I miss it so much. something quiet?", ("mushishi",), ()),
+        ("ハイキュー読み終わって寂しい…", ("haikyu",), ()),
     ],
 )
 def test_a_name_a_comparison_points_back_at_is_x(
@@ -342,6 +345,7 @@ def test_a_theme_the_request_names_beside_x_counts_in_the_likeness(catalog: Cata
         "I was a huge Yuu Watase fan back in middle school. Which of her series do you sell these days?",
         "big fan of Naoki Urasawa, what are his best works?",
         "浦沢直樹ファンです。この先生の他の作品ありますか",
+        "I loved Naoki Urasawa's stuff years ago, what of his do you carry?",
     ],
 )
 def test_a_fan_asking_for_the_authors_own_works_compares_with_nothing(catalog: Catalog, query: str) -> None:

@@ -180,6 +180,7 @@ def test_short_or_distant_words_are_not_read_as_misspelt_genres(services, text):
         ("attack on titen", "attack-on-titan"),  # one wrong
         ("kagyua sama", "kaguya-sama-love-is-war"),  # two swapped
         ("junji itoo horror", "Junji Ito"),  # an author too
+        ("helsing manga full set", "hellsing"),  # seven letters, one short of a long name
     ],
 )
 def test_a_name_misspelt_by_one_letter_is_still_found(services, text, key):
@@ -203,7 +204,9 @@ def test_a_long_name_misspelt_once_in_each_word_is_still_found(services, text, k
     "text",
     ["I want monsters manga", "a girl in another world", "berserkk", "anything happier",
      # Word by word only for names of 11+ letters, and only words of 5+ letters are read misspelt.
-     "blu lock", "one peace"],
+     "blu lock", "one peace",
+     # An everyday word one letter short of a name is the word: no Samurai X, Planetes, Splatoon.
+     "samurai manga", "planets in space", "platoon"],
 )
 def test_short_names_and_ordinary_words_are_not_guessed_at(services, text):
     # Names under eight letters and common-word titles match only as written.
@@ -593,3 +596,17 @@ def test_a_young_readers_age_names_the_readership(services, text, demographic):
 def test_a_work_not_carried_names_its_genres(services, text, genres, excluded):
     ents = extract_entities(text, services.catalog)
     assert sorted(ents.genres) == genres and ents.excluded_genres == excluded
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("冒険しながらモンスターを狩って食べる漫画", []),  # the everyday word, not Monster
+        ("モンスターが出てくる漫画", []),
+        ("モンスターを読みたい", ["monster"]),
+        ("モンスターみたいなサスペンス", ["monster"]),
+        ("オレンジ全巻", ["orange"]),
+    ],
+)
+def test_a_title_that_is_an_everyday_word_in_kana_is_the_word_in_a_sentence(services, text, named):
+    assert [m.key for m in services.catalog.find_names(text)] == named
