@@ -210,10 +210,11 @@ _BEFORE_YEAR = re.compile(r"\b(?:before|until|up to|pre-?)\s*((?:19|20)\d\d)\b(?
 _JA_ERAS = re.compile(r"(昭和|平成|令和)(?=の|に|時代|期|から|まで|っぽい|感|生まれ|\s|$)")
 _JA_ERA_YEARS = {"昭和": (None, 1988), "平成": (1989, 2018), "令和": (2019, None)}
 # An era a story is set in is no era it was published in: "set in the 1920s", "a warship ends up
-# back in 1942", "昭和が舞台の漫画".
+# back in 1942", "昭和が舞台の漫画"; nor is someone's age ("an old man in his late 50s").
 _SETTING_BEFORE = re.compile(
     r"(?:\bset|\btakes? place|\btaking place|\bback|\bends? up|\bsent|\btravels?|\btransported|\bliving|\blives)"
     r"\s+(?:in|to|into)\s+(?:the\s+)?$|\b(?:during|in the middle of)\s+(?:the\s+)?$"
+    r"|\b(?:his|her|their|my|your|our)\s+(?:early\s+|mid\s+|mid-|late\s+)?$"
 )
 _SETTING_AFTER = re.compile(r"^\s*(?:の|時代|の時代)*\s*(?:が|を|の)?\s*(?:舞台|世界|日本|東京|町|街|学校|話)")
 _OLD_SCHOOL = re.compile(r"\bold[- ]school\b")

@@ -538,6 +538,8 @@ def test_kinds_of_story_the_shopper_rules_out(services, text, genres, excluded):
         # Numbers that are no era, and eras a story is set in.
         ("a modern warship ends up back in 1942 in the middle of WWII", None, None),
         ("a story set in the 1920s", None, None),
+        ("an old man in his late 50s becomes a machine", None, None),  # someone's age
+        ("josei about a woman in her 30s", None, None),
         ("昭和が舞台の漫画", None, None),
         ("昭和元禄", None, None),
         ("is volume 80 out?", None, None),
