@@ -104,8 +104,9 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
             series_ids += [s.series_id for s in extra if s.series_id not in series_ids]
     if plan["demographic"]:
         readers = [s for s in series_ids if catalog.series[s].reads_as(plan["demographic"])]
-        if not plan["series_ids"] and not plan["authors"] and len(readers) < limit:
-            # "manga for my 2nd grader" names no story: the readership's best known fill the shelf.
+        if not plan["series_ids"] and not plan["authors"] and not sure and len(readers) < limit:
+            # "manga for my 2nd grader" names no story the search is sure of: the readership's best
+            # known fill the shelf ("magical girl manga for my 8 year old daughter" keeps its own).
             readers += [
                 s.series_id for s in catalog.best_known_first(catalog.series.values())
                 if s.reads_as(plan["demographic"]) and set(genres) <= set(s.genres) and s.series_id not in readers

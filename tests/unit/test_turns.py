@@ -388,6 +388,12 @@ async def test_a_young_readers_age_picks_childrens_manga(runner, services, messa
     assert any(s.demographic == "kodomo" for s in shown)
 
 
+async def test_a_young_readers_subject_the_search_is_sure_of_keeps_its_series(runner, services):
+    # Filling the shelf with the best known children's manga had pushed the magical girls out.
+    result = await runner.run("magical girl manga for my 7 year old")
+    assert sum("magical girl" in services.catalog.series[c.series_id].themes for c in result.products[:3]) >= 2
+
+
 @pytest.mark.parametrize(
     ("message", "series_id"),
     [("a cat manga for my 7 year old daughter", "chis-sweet-home"), ("猫が出てくるほのぼの漫画、小2の娘に", "chis-sweet-home")],
