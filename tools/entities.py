@@ -279,7 +279,8 @@ _NUMBER = r"(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)"
 # manga about a 12-year-old detective" and 「中学生が主人公」 tell a story. (Masked text is
 # katakana-folded.)
 _CHILD_EN = r"sons?|boys?|daughters?|girls?|kids?|child|nephews?|nieces?|brothers?|sisters?|grand(?:son|daughter)s?"
-_CHILD_JA = r"息子|娘|男の子|女の子|子供|こども|子ども|子|甥|姪|弟|妹|孫"
+_RELATIVE_JA = r"息子|娘|甥|姪|弟|妹|孫"
+_CHILD_JA = rf"{_RELATIVE_JA}|男の子|女の子|子供|こども|子ども|子"
 _GRADE_WORDS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth").split()
 _GRADE_EN = rf"(?:\d{{1,2}}(?:st|nd|rd|th)|{'|'.join(_GRADE_WORDS)})"
 _STAGE_EN = (
@@ -299,9 +300,9 @@ READER_AGE = re.compile(
     rf"|\b(?:my|our) (?P<en_who_in>{_CHILD_EN}),? (?:(?:who is|who's|is|that is) )?(?:in|starting|entering|going into)"
     rf" (?:the )?(?P<en_stage_in>{_STAGE_IN_EN})\b"
     rf"|(?P<ja>\d{{1,2}})\s*(?:歳|才)(?:の|になる)?(?P<ja_who>{_CHILD_JA})"
-    r"|(?P<ja_who_first>息子|娘|甥|姪|弟|妹|孫)(?:が|は)?\s*(?P<ja_after>\d{1,2})\s*(?:歳|才)"
+    rf"|(?P<ja_who_first>{_RELATIVE_JA})(?:が|は)?\s*(?P<ja_after>\d{{1,2}})\s*(?:歳|才)"
     rf"|(?P<ja_stage>{_STAGE_JA})(?:の|になる|になった)?(?P<ja_stage_who>{_CHILD_JA})"
-    rf"|(?P<ja_who_stage>息子|娘|甥|姪|弟|妹|孫)(?:が|は|も)?\s*(?P<ja_stage_after>{_STAGE_JA})"
+    rf"|(?P<ja_who_stage>{_RELATIVE_JA})(?:が|は|も)?\s*(?P<ja_stage_after>{_STAGE_JA})"
     rf"|(?P<ja_stage_for>{_STAGE_JA})(?=向け|に(?:読ませ|あげ|ぷれぜんと|おすすめ)|への?ぷれぜんと|でも読め)"
 )
 _JA_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6}
@@ -316,9 +317,12 @@ _STAGE_AGES = (
 )
 
 
+_GRADE = re.compile(rf"(\d{{1,2}})(?:st|nd|rd|th)|({'|'.join(_GRADE_WORDS)})|([小中高])学?校?([1-6一二三四五六])")
+
+
 def stage_age(stage: str) -> int:
     """The reader's age a school stage implies ("3rd grader" 9, 「小3」 9, 「中学生」 13)."""
-    grade = re.search(rf"(\d{{1,2}})(?:st|nd|rd|th)|({'|'.join(_GRADE_WORDS)})|([小中高])学?校?([1-6一二三四五六])", stage)
+    grade = _GRADE.search(stage)
     if grade and grade.group(1):
         return 6 + int(grade.group(1))
     if grade and grade.group(2):

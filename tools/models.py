@@ -39,14 +39,19 @@ class Series(BaseModel):
     synopsis_ja: str
 
     @property
+    def gentle(self) -> bool:
+        """A gentle everyday story: slice of life, comedy or cooking and nothing else."""
+        return set(self.genres) <= GENTLE_GENRES
+
+    @property
     def for_adults(self) -> bool:
         """Written for adult readers and more than a gentle everyday story: no young reader's."""
-        return self.demographic in ADULT_DEMOGRAPHICS and not set(self.genres) <= GENTLE_GENRES
+        return self.demographic in ADULT_DEMOGRAPHICS and not self.gentle
 
     def reads_as(self, demographic: str) -> bool:
         """Whether the series suits a readership: its own, or children's manga for a gentle everyday
         story of any."""
-        return self.demographic == demographic or (demographic == "kodomo" and set(self.genres) <= GENTLE_GENRES)
+        return self.demographic == demographic or (demographic == "kodomo" and self.gentle)
 
 
 class Promotion(BaseModel):
