@@ -159,6 +159,19 @@ STORY_KIND_WORDS: dict[str, tuple[str, ...]] = {
     "found family, 疑似家族": ("not related by blood", "血のつながらない", "血の繋がらない", "血のつながっていない"),
     "class difference, 身分差": ("身分違い", "格差恋愛", "rich boy and a poor girl", "poor girl and a rich boy"),
     "serial killer, 連続殺人鬼": ("serial killers", "serial murders", "serial murder", "連続殺人"),
+    "immortality, 不老不死, 不死": (
+        "cannot die", "can't die", "cant die", "unable to die", "never dies", "immortal", "undying",
+        "死なない", "死ねない", "不死身",
+    ),
+    "cannibalism, ghouls, 人喰い": (
+        "eat humans", "eats humans", "eating humans", "eat people", "eats people", "eating people", "man-eating",
+        "man eating", "flesh-eating", "人を食べる", "人を食う", "人間を食べる", "人間を食う", "人食い",
+    ),
+    "contract marriage, 契約結婚": ("marriage of convenience", "fake marriage", "偽装結婚"),
+    "retired hitman, 引退した殺し屋": (
+        "former assassin", "ex-assassin", "retired assassin", "former hitman", "ex-hitman", "retired hitman",
+        "元殺し屋", "元暗殺者",
+    ),
 }
 
 # Terms (`tools.text.tokenize`'s) of asking for a title rather than saying what it is
