@@ -102,6 +102,9 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
         if genres and len(series_ids) < limit:
             extra = catalog.best_known_first(s for s in catalog.series.values() if set(genres) <= set(s.genres))
             series_ids += [s.series_id for s in extra if s.series_id not in series_ids]
+    def of_the_kind_asked(series: Series) -> bool:
+        return set(genres) <= set(series.genres) and (plan["demographic"] is None or series.reads_as(plan["demographic"]))
+
     if plan["demographic"]:
         readers = [s for s in series_ids if catalog.series[s].reads_as(plan["demographic"])]
         if not plan["series_ids"] and not plan["authors"] and not sure and len(readers) < limit:
@@ -109,7 +112,7 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
             # known fill the shelf ("magical girl manga for my 8 year old daughter" keeps its own).
             readers += [
                 s.series_id for s in catalog.best_known_first(catalog.series.values())
-                if s.reads_as(plan["demographic"]) and set(genres) <= set(s.genres) and s.series_id not in readers
+                if of_the_kind_asked(s) and s.series_id not in readers
             ]
         series_ids = readers or series_ids
     ruled_out = set(plan.get("excluded_series", []))
@@ -133,8 +136,7 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
         # genres and readership asked for.
         series_ids += [
             s.series_id for s in catalog.best_known_first(catalog.series.values())
-            if s.series_id not in series_ids and s.series_id not in ruled_out and insisted(s)
-            and set(genres) <= set(s.genres) and (plan["demographic"] is None or s.reads_as(plan["demographic"]))
+            if s.series_id not in series_ids and s.series_id not in ruled_out and insisted(s) and of_the_kind_asked(s)
         ]
     asins = []
     for sid in series_ids[:shown]:

@@ -47,13 +47,13 @@ _COMMON_WORDS = frozenset(
     "gift hero heroes spirit chi kiss beast beasts one real happy emma touch rainbow innocent "
     "sanctuary basara".split()
 )
+# Such a kana title followed by a particle and a verb of anything but reading or buying it is the
+# everyday word: 「モンスターを狩って」「オレンジが好き」 (but 「モンスターを読みたい」).
+_EVERYDAY_USE = re.compile(r"[をがとにでも](?![読買探全])[\u4e00-\u9fff]")
 # A distinctive part of a name stands for the series ("vinland", "promised neverland", "ネバーランド").
 # Latin words this short are too often ordinary or a romanised particle ("dai", "joe", "no"), as
 # for `Retriever.unknown_terms`; short katakana runs are mostly everyday loanwords ("ダンジョン",
 # "パラダイス"), long ones mostly names ("ヴィンランド", "リベンジャーズ").
-# Such a kana title followed by a particle and a verb of anything but reading or buying it is the
-# everyday word: 「モンスターを狩って」「オレンジが好き」 (but 「モンスターを読みたい」).
-_EVERYDAY_USE = re.compile(r"[をがとにでも](?![読買探全])[\u4e00-\u9fff]")
 _PART_MIN_CHARS = 4
 _DECISIVE_MIN_KANA = 4  # see `Catalog.names_decide`
 # What a name in hiragana may follow: a particle ("僕はのだめが好き"), or a sentence's end ("…よ", "…ね").
@@ -467,7 +467,7 @@ class Catalog:
         # One edit changes one word at most (or joins two): the others are words of some name. This
         # check keeps a long message from costing a look-up per word run.
         if sum(w not in self._one_off_vocab for w in plain) <= 1:
-            names = {p for v in (squeezed, *([] if short else one_letter_dropped(squeezed))) for p in self._one_off.get(v, ())}
+            names = {p for v in one_letter_dropped(squeezed) for p in self._one_off.get(v, ())}
             hits = {self._en_names[p] for p in names if one_edit_apart(squeezed, p.replace(" ", ""))}
         else:
             hits = set()

@@ -315,8 +315,6 @@ _STAGE_AGES = (
     (re.compile(r"middle|junior high|中学"), 13),
     (re.compile(r"teen|high|高校"), 16),
 )
-
-
 _GRADE = re.compile(rf"(\d{{1,2}})(?:st|nd|rd|th)|({'|'.join(_GRADE_WORDS)})|([小中高])学?校?([1-6一二三四五六])")
 
 
