@@ -13,11 +13,14 @@ from langgraph.graph import END, START, StateGraph
 
 from graph.breakers import Dependency, protected, unavailable_tool
 from graph.edges import (
+    Edge,
     after_cache,
     after_primary,
     after_secondary,
     after_validation,
     after_validation_sequential,
+    destinations,
+    routed,
     to_responder,
     to_tools,
 )
@@ -65,6 +68,19 @@ TOOL_NODES = tuple(
 )
 
 
+# `MANGAASSIST_SPECULATIVE_RETRIEVAL=false` builds the sequential baseline `bench/speculative.py`
+# measures against: retrieval after routing, skipped by intents that do not use it.
+SPECULATIVE_RETRIEVAL = get_settings().speculative_retrieval
+# The nodes that choose the next step, and how (graph/edges.py).
+ROUTES: dict[str, Edge] = {
+    "validate_input": after_validation if SPECULATIVE_RETRIEVAL else after_validation_sequential,
+    "plan_tools": to_tools,
+    "assemble_prompt": to_responder,
+    "generate_primary": after_primary,
+    "generate_secondary": after_secondary,
+    "respond_from_cache": after_cache,
+}
+
 builder = StateGraph(State, context_schema=Context, input_schema=InputState, output_schema=OutputState)
 for node in (
     validate_input,
@@ -80,32 +96,21 @@ for node in (
     apply_guardrails,
     finalize,
 ):
-    builder.add_node(node)
+    edge = ROUTES.get(node.__name__)
+    if edge is None:
+        builder.add_node(node)
+    else:
+        builder.add_node(node.__name__, routed(node, edge), destinations=destinations(edge))
 
 builder.add_edge(START, "validate_input")
-# `MANGAASSIST_SPECULATIVE_RETRIEVAL=false` builds the sequential baseline `bench/speculative.py`
-# measures against: retrieval after routing, skipped by intents that do not use it.
-SPECULATIVE_RETRIEVAL = get_settings().speculative_retrieval
-builder.add_conditional_edges(
-    "validate_input",
-    after_validation if SPECULATIVE_RETRIEVAL else after_validation_sequential,
-    ["classify_intent", "speculative_retrieve", "assemble_prompt"],
-)
 if SPECULATIVE_RETRIEVAL:
     # Routing and the start of the speculative search share a step; the search itself runs on.
     builder.add_edge(["classify_intent", "speculative_retrieve"], "plan_tools")
 else:
     builder.add_edge("classify_intent", "speculative_retrieve")
     builder.add_edge("speculative_retrieve", "plan_tools")
-builder.add_conditional_edges(
-    "plan_tools", to_tools, [t.__name__ for t in TOOL_NODES] + ["assemble_prompt"]
-)
 for tool in TOOL_NODES:
     builder.add_edge(tool.__name__, "assemble_prompt")
-builder.add_conditional_edges("assemble_prompt", to_responder)
-builder.add_conditional_edges("generate_primary", after_primary)
-builder.add_conditional_edges("generate_secondary", after_secondary)
-builder.add_conditional_edges("respond_from_cache", after_cache)
 builder.add_edge("respond_grounded", "apply_guardrails")
 builder.add_edge("apply_guardrails", "finalize")
 builder.add_edge("finalize", END)

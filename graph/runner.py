@@ -263,19 +263,20 @@ class TurnRunner:
             with turn_in_flight():
                 await self._claim(session_id, user_id)
                 result: dict[str, Any] | None = None
-                async for mode, chunk in self.graph.astream(
+                async for event in self.graph.astream(
                     {"message": text, "request_id": request_id},
                     config,  # type: ignore[arg-type]
                     context=context,
-                    stream_mode=["custom", "updates"],
+                    stream_mode="custom",
                     # Memory only has to survive between turns: one checkpoint at the end of the turn
                     # instead of one per step (a step's writes cost a SQLite commit each).
                     durability="exit",
                 ):
-                    if mode == "custom":
-                        yield chunk
-                    elif mode == "updates" and "finalize" in chunk:
-                        result = chunk["finalize"]["result"]
+                    # `finalize` sends the result; it is yielded once the turn is in memory.
+                    if event["type"] == "final":
+                        result = event["result"]
+                    else:
+                        yield event
                 if result is None:
                     raise RuntimeError("the turn ended without a result")
                 yield {"type": "final", "result": result}

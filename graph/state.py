@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Annotated, Any, NotRequired, TypedDict
+from typing import Annotated, Any, NotRequired, TypedDict, get_args, get_type_hints
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
@@ -69,6 +69,23 @@ class State(TypedDict):
     guarded: NotRequired[dict[str, Any]]
     timings_ms: Annotated[dict[str, Any], merge_or_reset]
     result: NotRequired[dict[str, Any]]
+
+
+# Each reduced field's reducer, from its annotation.
+REDUCERS = {
+    name: get_args(hint)[1]
+    for name, hint in get_type_hints(State, include_extras=True).items()
+    if len(get_args(hint)) == 2 and callable(get_args(hint)[1])
+}
+
+
+def updated(state: State, update: dict[str, Any]) -> State:
+    """The state as it is once `update` is applied (reduced fields through their reducers)."""
+    view: dict[str, Any] = {**state}
+    for key, value in update.items():
+        reducer = REDUCERS.get(key)
+        view[key] = reducer(state.get(key), value) if reducer is not None else value
+    return view  # type: ignore[return-value]
 
 
 @dataclass(kw_only=True)

@@ -110,7 +110,8 @@ class Reranker:
         order = sorted(range(len(rescored)), key=lambda i: (-rescored[i].score, i))
         floor = min(h.score for h in rescored)
         # Hits below the reranked head stay below it, whatever scale their fused score has.
-        tail = [h.model_copy(update={"score": min(h.score, floor)}) for h in tail]
+        # Copied only when lowered: most of a tail already lies below the floor.
+        tail = [h if h.score <= floor else h.model_copy(update={"score": floor}) for h in tail]
         return [rescored[i] for i in order] + tail
 
 
