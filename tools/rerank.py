@@ -95,9 +95,12 @@ class Reranker:
         """One feature row per hit (hits in fused order)."""
         return pair_features(query, hits, self._catalog)
 
-    def rerank(self, query: str, hits: list[SearchHit]) -> list[SearchHit]:
-        """The first `RERANK_DEPTH` hits reordered by relevance probability; the rest keep their order."""
-        head, tail = hits[:RERANK_DEPTH], hits[RERANK_DEPTH:]
+    def rerank(self, query: str, hits: list[SearchHit], limit: int | None = None) -> list[SearchHit]:
+        """The first `RERANK_DEPTH` hits reordered by relevance probability; the rest keep their order.
+
+        Only the first `limit` are returned, when given.
+        """
+        head, tail = hits[:RERANK_DEPTH], hits[RERANK_DEPTH:limit]
         if not head:
             return hits
         logits = self.features(query, head) @ self._coef + self.model.intercept
@@ -112,7 +115,7 @@ class Reranker:
         # Hits below the reranked head stay below it, whatever scale their fused score has.
         # Copied only when lowered: most of a tail already lies below the floor.
         tail = [h if h.score <= floor else h.model_copy(update={"score": floor}) for h in tail]
-        return [rescored[i] for i in order] + tail
+        return ([rescored[i] for i in order] + tail)[:limit]
 
 
 def pair_features(query: str, hits: Sequence[SearchHit], catalog: Catalog) -> np.ndarray:

@@ -268,7 +268,7 @@ class Retriever:
         hits = await self.backend.search(lexical, vector, depth, filters)
         if reranker is not None:
             await simulate("rerank")
-            hits = reranker.rerank(query, with_leg_leaders(hits))
+            hits = reranker.rerank(query, with_leg_leaders(hits), k)
         return hits[:k]
 
     def _lexical_text(self, query: str) -> str:
