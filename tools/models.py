@@ -39,6 +39,12 @@ class Series(BaseModel):
     synopsis_ja: str
 
     @property
+    def author_keys(self) -> frozenset[str]:
+        """Who wrote it, as names to compare across series: the Japanese names, which the catalog
+        spells one way ("Kouta Hirano" and "Kohta Hirano" are both 平野耕太); else the English."""
+        return frozenset(self.authors_ja or self.authors)
+
+    @property
     def gentle(self) -> bool:
         """A gentle everyday story: slice of life, comedy or cooking and nothing else."""
         return set(self.genres) <= GENTLE_GENRES

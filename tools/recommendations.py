@@ -50,7 +50,7 @@ class _Traits:
     # As listed: a seed's genre overlap is a share of its listed genres.
     genre_count: int
     themes: frozenset[str]
-    authors: frozenset[str]
+    authors: frozenset[str]  # the English names a shopper types, and `Series.author_keys`
     demographic: str
     status: str
     volumes: int
@@ -108,7 +108,7 @@ class RecommendationsTool:
         self._traits = {
             s.series_id: _Traits(
                 series_id=s.series_id, genres=frozenset(s.genres), genre_count=len(s.genres),
-                themes=frozenset(s.themes), authors=frozenset(s.authors), demographic=s.demographic,
+                themes=frozenset(s.themes), authors=frozenset(s.authors) | s.author_keys, demographic=s.demographic,
                 status=s.status, volumes=s.volumes, start_year=s.start_year,
                 prior=0.05 * math.log1p(s.volumes) + (0.1 if catalog.reviews.get(s.series_id) else 0.0),
             )
