@@ -148,7 +148,8 @@ STORY_KIND_WORDS: dict[str, tuple[str, ...]] = {
     "vampires, 吸血鬼": ("vampire", "ヴァンパイア", "バンパイア"),
     "aliens, 宇宙人": ("alien", "extraterrestrial", "extraterrestrials", "エイリアン"),
     "fake relationship, 偽の恋人": (
-        "fake dating", "pretend to date", "pretending to date", "fake boyfriend", "fake girlfriend",
+        "fake dating", "pretend to date", "pretending to date", "pretend to be dating", "pretending to be dating",
+        "pretend to be a couple", "pretending to be a couple", "fake couple", "fake boyfriend", "fake girlfriend",
         "contract relationship", "偽装恋愛", "偽の彼氏", "偽の彼女", "偽装カップル", "ニセの恋人",
     ),
     "stepsiblings, 義理のきょうだい": (

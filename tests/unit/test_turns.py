@@ -30,7 +30,8 @@ async def test_recommendation_by_genre(runner, services):
      ("bl manga", "given"), ("BL漫画ある？", "given"),
      ("a heroine posing as a boy at a boys' school", "hana-kimi"), ("男のふりをして男子校に入る話", "hana-kimi"),
      ("a manga where strangers are made to kill each other", "btooom"), ("殺し合いをさせられる漫画", "battle-royale"),
-     ("end of the world road trip manga", "girls-last-tour"), ("世界の終わりを旅する話", "girls-last-tour")],
+     ("end of the world road trip manga", "girls-last-tour"), ("世界の終わりを旅する話", "girls-last-tour"),
+     ("a romance where two coworkers pretend to be a couple", "nisekoi-false-love")],
 )
 async def test_a_kind_of_story_named_in_a_shoppers_words_finds_the_catalogs(runner, message, series_id):
     # The entries say "transgender", "boys' love": "lgbtq" had been reported as a title not carried.
