@@ -85,8 +85,8 @@ async def finalize(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         },
     )
     update: dict[str, Any] = {"result": result.model_dump(mode="json")}
-    # The caller's final frame, on the stream the tokens took: reading every step's update off the
-    # graph's "updates" stream only to find this one cost more CPU than the step itself.
+    # The caller's final frame, on the stream the tokens took: the graph then streams no step's
+    # update, which the runner read only to find this one.
     get_stream_writer()({"type": "final", "result": update["result"]})
     if issue:
         return update

@@ -355,7 +355,7 @@ class Retriever:
         await simulate("knn")
         terms = f"{similar.rest}, {profile.terms()}"
         hits = await self.backend.search(terms, vector, SIMILAR_POOL, filters)
-        hits += await self._kin(anchors, terms, vector, filters, hits)
+        hits += await self._kin(anchors, catalog, terms, vector, filters, hits)
         own_ids = {s.series_id for s in catalog.by_author(similar.author)} if similar.author else set()
         # Sequels and spin-offs are left out: X's ("Tokyo Ghoul:re") are more of X, not like it, and
         # another series' stands after its original, which the search shows in its place.
@@ -375,8 +375,8 @@ class Retriever:
         return scored[:k]
 
     async def _kin(
-        self, anchors: list[Series], terms: str, vector: np.ndarray | None, filters: SearchFilters,
-        hits: list[SearchHit],
+        self, anchors: list[Series], catalog: Catalog, terms: str, vector: np.ndarray | None,
+        filters: SearchFilters, hits: list[SearchHit],
     ) -> list[SearchHit]:
         """The anchors' authors' other series the fused list left out, below all of it.
 
@@ -384,16 +384,16 @@ class Retriever:
         X's neighbours in words and vector, where another genre by the same hand may not be. They
         join with the list's lowest fused score, so catalog facts alone lift them.
         """
-        assert self.catalog is not None
         kin = {
-            s.series_id for a in {a for x in anchors for a in x.authors} for s in self.catalog.by_author(a)
+            s.series_id for a in {a for x in anchors for a in x.authors} for s in catalog.by_author(a)
         } - {x.series_id for x in anchors} - {h.series_id for h in hits}
         if filters.series_ids:
             kin &= set(filters.series_ids)
         if not kin:
             return []
         found = await self.backend.search(
-            terms, vector, 2 * len(kin), filters.model_copy(update={"series_ids": sorted(kin)})
+            # A series has up to three documents to rank here (English, Japanese, its reviews).
+            terms, vector, 3 * len(kin), filters.model_copy(update={"series_ids": sorted(kin)})
         )
         floor = min((h.scores.get("fused", h.score) for h in hits), default=0.0)
         return [h.model_copy(update={"score": floor, "scores": {**h.scores, "fused": floor}}) for h in found]
