@@ -96,8 +96,13 @@ _WANTS_THE_TITLE = re.compile(
     r"|<title>\s*(?:を|が|も)?\s*(?:読みたい|読んでみたい|読み始めたい|買いたい|欲しい|ほしい)"
     r"|\brecommended\s+(?:me\s+|to me\s+)?<title>|<title>\s+(?:was|is|got|has been)\s+recommended"
     r"|<title>\s*(?:を|が)?\s*(?:勧め|薦め|すすめ|おすすめさ|オススメさ)られ"
-    # A gift of it: "buying Chi's Sweet Home for my niece", 「<title>を息子にプレゼントしたい」.
+    # A gift of it: "buying Chi's Sweet Home for my niece", 「<title>を息子にプレゼントしたい」, "my sister
+    # wants <title> for her birthday".
     r"|\b(?:buy|buying|get|getting|gift|gifting|give|giving)\s+<title>"
+    r"|\b(?:wants|asked for|is asking for|keeps asking for|has been asking for)\s+<title>"
+    # Where to begin it: "which volume should I start with", 「何巻から読めばいい」.
+    r"|\b(?:which|what) (?:volume|vol|book|one) (?:should|do|would) (?:i|we|she|he|they) (?:start|begin)"
+    r"|\bwhere (?:should|do) (?:i|we|she|he|they) (?:start|begin)\b|何巻から"
     r"|<title>[^。？?!！]{0,24}?(?:ぷれぜんとしたい|ぷれぜんとする|贈りたい|買ってあげたい|あげたい)"
 )
 
@@ -384,9 +389,13 @@ class IntentRouter:
             and _PLURAL_ASK.search(masked)
         ):
             return IntentDecision("product_search", round(confidence, 4), "classifier")
-        # "is there an English version of <title>?", 「<title>の英語版はありますか」: an edition of the one
-        # series named, not the store's general question of which editions it sells.
-        if intent == "store_faq" and len(entities.series_ids) == 1 and entities.edition and not entities.order_ids:
+        # "is there an English version of <title>?", 「<title>の英語版はありますか」, "is there a digital
+        # version of <title>?": an edition or format of the one series named, not the store's general
+        # question of which editions it sells or how digital editions work.
+        if (
+            intent == "store_faq" and len(entities.series_ids) == 1 and (entities.edition or entities.format)
+            and not entities.order_ids
+        ):
             return IntentDecision("product_search", round(confidence, 4), "classifier")
         # "A cooking manga like Food Wars" searches for X's neighbours, not for X: a search or a
         # question about the one series compared against is a request for recommendations.

@@ -18,6 +18,7 @@ import logging
 import re
 import weakref
 from collections import OrderedDict
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -268,8 +269,39 @@ class Retriever:
         hits = await self.backend.search(lexical, vector, depth, filters)
         if reranker is not None:
             await simulate("rerank")
-            hits = reranker.rerank(query, with_leg_leaders(hits), k)
+            named_docs = await self._named_docs(query, lexical, hits, filters) if named else []
+            hits = reranker.rerank(query, with_leg_leaders(hits, named_docs), k)
         return hits[:k]
+
+    async def _named_docs(
+        self, query: str, lexical: str, hits: list[SearchHit], filters: SearchFilters | None
+    ) -> list[SearchHit]:
+        """The best document of each series the query names, or of its named authors', that the
+        fused head lacks (at most half the head), for the reranker to weigh.
+
+        The rest of a message can outscore its names: in 「CLAMPの漫画を娘の誕生日にプレゼントしたい…」
+        "プレゼント" ranks the gift policies above every CLAMP series. They join at the head's lowest
+        fused score, so only the reranker's name features lift them.
+        """
+        assert self.catalog is not None  # `names_decide` needs the catalog
+        ents = extract_entities(query, self.catalog)
+        named = [*ents.series_ids, *(s.series_id for a in ents.authors for s in self.catalog.by_author(a))]
+        head = hits[:RERANK_DEPTH]
+        missing = [sid for sid in dict.fromkeys(named) if sid not in {h.series_id for h in head}]
+        if filters is not None and filters.series_ids:
+            missing = [sid for sid in missing if sid in filters.series_ids]
+        missing = missing[: RERANK_DEPTH // 2]
+        if not missing:
+            return []
+        found = await self.backend.search(
+            lexical, None, 3 * len(missing), (filters or SearchFilters()).model_copy(update={"series_ids": missing})
+        )
+        floor = min((h.scores.get("fused", h.score) for h in head), default=0.0)
+        best = {h.series_id: h for h in reversed(found)}  # each series' best document
+        return [
+            best[sid].model_copy(update={"score": floor, "scores": {**best[sid].scores, "fused": floor}})
+            for sid in missing if sid in best
+        ]
 
     def _lexical_text(self, query: str) -> str:
         """The words the lexical leg searches.
@@ -442,15 +474,17 @@ class Retriever:
 LEADER_DEPTH = 60
 
 
-def with_leg_leaders(hits: list[SearchHit]) -> list[SearchHit]:
-    """`hits` with each leg's best hit moved into the reranked head if fusion left it below.
+def with_leg_leaders(hits: list[SearchHit], guests: Sequence[SearchHit] = ()) -> list[SearchHit]:
+    """`hits` with each leg's best hit moved into the reranked head if fusion left it below, and
+    `guests` (documents found otherwise, not in the head) put there too.
 
     "the one where a high schooler finds a notebook that kills people": Death Note's words score
     twice any other series', but its vector is not among the dense leg's 50 best, so fusion ranks
     it after every school romance both legs found and the reranker never saw it.
     """
     placed = {h.doc_id for h in hits[:RERANK_DEPTH]}
-    leaders = []
+    leaders = [g for g in guests if g.doc_id not in placed]
+    placed |= {g.doc_id for g in leaders}
     for leg in ("lexical", "dense"):
         best = max(hits, key=lambda h: h.scores.get(leg, 0.0), default=None)
         if best is not None and best.scores.get(leg, 0.0) > 0 and best.doc_id not in placed:

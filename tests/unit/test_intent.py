@@ -181,6 +181,12 @@ def test_a_work_not_carried_is_read_as_what_it_is_about(services, text, intents)
         # Bought as a gift: a search for the series, not a return.
         ("Blue Period book 1, buying it for my nephew who just started art school", "product_search"),
         ("ドラえもん 小学生の孫にプレゼントしたいです", "product_search"),
+        # Wanted by the one it is for, or asked where to start: that series, not its neighbours.
+        ("my nephew wants Haikyu for christmas, which volume should I begin with?", "product_search"),
+        # A format of the one series named, not how digital editions work.
+        ("is there a digital version of Dungeon Meshi?", "product_search"),
+        ("ダンジョン飯の電子書籍版ってありますか？", "product_search"),
+        ("how do digital editions work?", "store_faq"),
     ],
 )
 def test_a_series_asked_for_by_name_or_stock_is_about_the_series(services, text, intent):

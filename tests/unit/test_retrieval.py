@@ -108,6 +108,19 @@ async def test_praise_and_request_words_do_not_pull_up_reviews(services: object,
     assert set(reviews) <= entries, [h.doc_id for h in hits]
 
 
+@pytest.mark.parametrize(
+    ("query", "author"),
+    [("CLAMPの作品を友達の誕生日プレゼントにしたいのですが、何がありますか？", "CLAMP"),
+     ("gift ideas for my cousin's birthday present, she collects Rumiko Takahashi", "Rumiko Takahashi")],
+)
+async def test_a_named_author_outranks_the_words_around_the_name(services: object, query: str, author: str) -> None:
+    # "プレゼント" / "gift" score the policy sections on gifts above every series of the author: the
+    # named author's series join the reranked head all the same.
+    hits = await services.retrieval.search(query, 3, None)  # type: ignore[attr-defined]
+    own = {f"series:{s.series_id}" for s in services.catalog.by_author(author)}  # type: ignore[attr-defined]
+    assert target_of(hits[0]) in own, [h.doc_id for h in hits]
+
+
 @pytest.mark.parametrize("query", ["more manga from the creator of Death Note", "デスノートを描いた人の漫画"])
 async def test_a_series_named_for_its_author_finds_the_authors_other_works(services: object, query: str) -> None:
     hits = await services.retrieval.search(query, 10, TURN)  # type: ignore[attr-defined]
