@@ -125,7 +125,8 @@ STORY_KIND_WORDS: dict[str, tuple[str, ...]] = {
         "耳の聞こえない", "難聴", "ろう者",
     ),
     "time travel, タイムトラベル": (
-        "back in time", "back to the past", "time loop", "time-loop", "timeloop", "過去に戻", "過去へ戻",
+        "back in time", "back to the past", "time loop", "time-loop", "timeloop", "timeline", "timelines",
+        "change the past", "changing the past", "rewrite the past", "from the future", "過去に戻", "過去へ戻",
         "過去に飛", "タイムリープ", "時間を巻き戻", "時間が巻き戻", "時をかけ",
     ),
     "body swap, 入れ替わり": (
@@ -140,7 +141,8 @@ STORY_KIND_WORDS: dict[str, tuple[str, ...]] = {
     "childhood friends, 幼なじみ": ("childhood friend", "grew up together", "幼馴染", "おさななじみ"),
     "single father, parenting, シングルファーザー, 子育て": (
         "single dad", "single father", "widowed father", "raising a kid", "raising a child", "raising his daughter",
-        "raising his son", "raising her son", "raising her daughter", "父子家庭", "男手ひとつ", "男手一つ",
+        "raising his son", "raising her son", "raising her daughter", "dad raising", "father raising",
+        "raising a little girl", "raising a little boy", "raising a daughter", "raising a son", "父子家庭", "男手ひとつ", "男手一つ",
         "シングルファザー",
     ),
     "bullying, いじめ": ("bullied", "bully", "bullies", "いじめられ", "イジメ"),
