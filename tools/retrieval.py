@@ -287,7 +287,8 @@ class Retriever:
         ents = extract_entities(query, self.catalog)
         named = [*ents.series_ids, *(s.series_id for a in ents.authors for s in self.catalog.by_author(a))]
         head = hits[:RERANK_DEPTH]
-        missing = [sid for sid in dict.fromkeys(named) if sid not in {h.series_id for h in head}]
+        shown = {h.series_id for h in head}
+        missing = [sid for sid in dict.fromkeys(named) if sid not in shown]
         if filters is not None and filters.series_ids:
             missing = [sid for sid in missing if sid in filters.series_ids]
         missing = missing[: RERANK_DEPTH // 2]
