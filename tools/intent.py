@@ -100,10 +100,10 @@ _WANTS_THE_TITLE = re.compile(
     # wants <title> for her birthday".
     r"|\b(?:buy|buying|get|getting|gift|gifting|give|giving)\s+<title>"
     r"|\b(?:wants|asked for|is asking for|keeps asking for|has been asking for)\s+<title>"
+    r"|<title>[^。？?!！]{0,24}?(?:ぷれぜんとしたい|ぷれぜんとする|贈りたい|買ってあげたい|あげたい)"
     # Where to begin it: "which volume should I start with", 「何巻から読めばいい」.
     r"|\b(?:which|what) (?:volume|vol|book|one) (?:should|do|would) (?:i|we|she|he|they) (?:start|begin)"
     r"|\bwhere (?:should|do) (?:i|we|she|he|they) (?:start|begin)\b|何巻から"
-    r"|<title>[^。？?!！]{0,24}?(?:ぷれぜんとしたい|ぷれぜんとする|贈りたい|買ってあげたい|あげたい)"
 )
 
 

@@ -294,15 +294,9 @@ class Retriever:
         missing = missing[: RERANK_DEPTH // 2]
         if not missing:
             return []
-        found = await self.backend.search(
-            lexical, None, 3 * len(missing), (filters or SearchFilters()).model_copy(update={"series_ids": missing})
-        )
-        floor = min((h.scores.get("fused", h.score) for h in head), default=0.0)
+        found = await self._below(lexical, None, missing, filters or SearchFilters(), head)
         best = {h.series_id: h for h in reversed(found)}  # each series' best document
-        return [
-            best[sid].model_copy(update={"score": floor, "scores": {**best[sid].scores, "fused": floor}})
-            for sid in missing if sid in best
-        ]
+        return [best[sid] for sid in missing if sid in best]
 
     def _lexical_text(self, query: str) -> str:
         """The words the lexical leg searches.
@@ -424,11 +418,19 @@ class Retriever:
             kin &= set(filters.series_ids)
         if not kin:
             return []
+        return await self._below(terms, vector, sorted(kin), filters, hits)
+
+    async def _below(
+        self, terms: str, vector: np.ndarray | None, series_ids: list[str], filters: SearchFilters,
+        ranked: list[SearchHit],
+    ) -> list[SearchHit]:
+        """The documents of `series_ids` (under the caller's other filters), at the lowest fused
+        score of `ranked`: found for a reason of their own, they join that ranking below all of it."""
         found = await self.backend.search(
             # A series has up to three documents to rank here (English, Japanese, its reviews).
-            terms, vector, 3 * len(kin), filters.model_copy(update={"series_ids": sorted(kin)})
+            terms, vector, 3 * len(series_ids), filters.model_copy(update={"series_ids": series_ids})
         )
-        floor = min((h.scores.get("fused", h.score) for h in hits), default=0.0)
+        floor = min((h.scores.get("fused", h.score) for h in ranked), default=0.0)
         return [h.model_copy(update={"score": floor, "scores": {**h.scores, "fused": floor}}) for h in found]
 
     def names_not_carried(self, query: str) -> list[str]:
