@@ -43,9 +43,15 @@ SIMILAR_BEFORE = (
     r"|\bin the (?:vein|style|spirit) of|\balong the lines of|\bsame (?:vibe|feel|feeling) as"
     r"|\breminds? me of|(?:\bfor )?\b(?:fans?|lovers?|readers?) of"
     r"|(?:\bif |\bfor )?\b(?:i|who|someone who|people who|anyone who)"
-    r" (?:liked|loved|enjoyed|like|love|enjoy)"
-    # Someone else's reading: "my son loved", "my 14 year old liked", "she loves".
-    r"|(?:\b(?:he|she|they|we)|\b(?:my|our)(?: [\w'-]+){1,3}?|<age>) (?:liked|loved|enjoyed|likes|loves|enjoys)"
+    r" (?:(?:really|absolutely|totally|truly|so|both|all|just|also) )?"
+    r"(?:liked|loved|enjoyed|like|love|enjoy|adored?|binged|devoured)"
+    # Someone else's reading: "my son loved", "my 14 year old liked", "she loves", "my husband and
+    # I both loved", "my girlfriend adores", "my nephew who's obsessed with".
+    r"|(?:\b(?:he|she|they|we)|\b(?:my|our)(?: [\w'-]+){1,4}?|<age>)"
+    r" (?:(?:really|absolutely|totally|truly|so|both|all|just|also) )?"
+    r"(?:liked|loved|enjoyed|likes|loves|enjoys|adored|adores|binged|devoured)"
+    r"|\b(?:i'm|i am|im|who's|who is|he's|he is|she's|she is|they're|they are|is|are|was|were)"
+    r" (?:(?:really|absolutely|totally|so|completely) )?(?:obsessed with|hooked on|crazy about)"
     r"|\bafter (?:reading|finishing)|\b(?:read|try|pick up) (?:next )?after"
     r"|\bif you (?:liked|loved|enjoyed))"
     r"(?:\s+(?:the|a|an))?"
@@ -59,7 +65,8 @@ SIMILAR_AFTER = (
     r"|みたいな|みたいの|みたいに|のような|のよう|ような|っぽい"
     r"|(?:に|と)似た|(?:に|と)?似て(?:いる|る)?|と同じような|(?:に|と)近い"
     # 「Xのノリが好きな人に」: what the shopper liked about X.
-    r"|(?:の(?:ノリ|のり|雰囲気|感じ|世界観|空気感))?(?:(?:が|を)?好き|を読んだ|を?読み終わった|(?:の)?ファン)"
+    r"|(?:の(?:ノリ|のり|雰囲気|感じ|世界観|空気感))?(?:(?:が|を)?大?好き|を読んだ|を?読み終わった|(?:の)?ファン"
+    r"|に(?:ハマ|はま)(?:った|ってる|っている))"
     r"(?:なら|な|の)?(?:人|方)?(?:に|には|へ|向け)?(?:の)?(?:おすすめ|オススメ)?(?:の)?"
     r"|系の)"
 )
@@ -146,7 +153,16 @@ SIMILAR_BACK = re.compile(
         r"|\bbut (?:a |an |some )?(?:different|another|other|something else|anything else)\b"
         r"(?! (?:volume|vol|edition|format|copy|printing|cover|language|translation|box)s?\b)"
         # ("anything else by Urasawa", "what else did <author> draw" ask for the author's own works)
-        r"|\b(?:something|anything|what) else\b(?! (?:(?:by|from|of|did|has|have)\b|<author>))"
+        r"|\b(?:something|anything|what) else\b"
+        r"(?!\s+(?:(?:by|from|of|did)\b|(?:has|have)\s+(?:<author>|(?:he|she|they)\b)|<author>))"
+        # "X, what's similar?", "X is my favourite, what should I read next?", "which shoujo should I
+        # surprise her with next?" (but "should I buy the next volume" is more of X).
+        r"|\bwhat(?:'s|s| is| are)? similar\b|\bwhat(?:'s|s| is)? next\s*[?!.]*\s*$|\bto read next\b"
+        r"|\b(?:should|could|can|would) (?:i|we) (?:[a-z']+ ){1,4}?next\b"
+        r"(?!\s*(?:volumes?|vols?|books?|ones?|releases?|issues?|chapters?|parts?|arcs?|seasons?)\b)"
+        # "caught up on Hajime no Ippo, give me other boxing manga" (but "other volumes" are X's).
+        r"|\b(?:give me|show me|recommend|suggest|want|need|any|some) other\b"
+        r"(?!\s+(?:volume|vol|copy|edition|printing|format|language|translation|box|order|one)s?\b|\s*<title>)"
         r"|\b(?:need|want|crave) more\s*(?:[.!?]|$)"
         # "loved Attack on Titan. need more humans-vs-monsters" (but "need more volumes", "want more
         # of <X>", "more info" ask about X).

@@ -131,8 +131,10 @@ def parse_similar(
 
     `resolved` adds names the caller found itself (a misspelt title at `compared_span`).
     """
-    norm = normalize(query)
     found = [*catalog.find_names(query), *resolved]
+    if not found:
+        return None
+    norm = normalize(query)
     matches = [m for m in found if _compared(norm, m)] or _pointed_back(query, catalog, found)
     # "A Junji Ito fan: which of his books do you have?" asks for the author's own works.
     if not matches or (all(m.kind == "author" for m in matches) and OWN_WORKS.search(norm)):

@@ -292,6 +292,17 @@ def test_a_comparison_pointing_back_at_a_name_sets_the_entity_flag(catalog: Cata
         # Missing X after its end.
         ("finished Mushishi and I miss it so much. something quiet?", ("mushishi",), ()),
         ("ハイキュー読み終わって寂しい…", ("haikyu",), ()),
+        # Asking what is similar, or what to read next, anywhere after X.
+        ("Frieren is my favourite manga ever, what should I read next?", ("frieren-beyond-journeys-end",), ()),
+        ("just binged Chainsaw Man, what's similar??", ("chainsaw-man",), ()),
+        ("caught up on Hajime no Ippo, give me other boxing manga", ("hajime-no-ippo",), ("sports",)),
+        ("just binged Death Note. what else has that cat-and-mouse feeling?", ("death-note",), ()),
+        # Fondness in other words: "adores", "both loved", "obsessed with", 「大好き」, 「ハマった」.
+        ("my girlfriend adores Fruits Basket, which shoujo should I surprise her with next?", ("fruits-basket",), ()),
+        ("my husband and I both loved Spy x Family, anything for us?", ("spy-x-family",), ()),
+        ("my 9 year old is obsessed with Pokemon Adventures, what manga would he like?", ("pokemon-adventures",), ()),
+        ("進撃の巨人にハマった人におすすめの漫画は？", ("attack-on-titan",), ()),
+        ("君に届けが大好きな中学生の娘に、次に読ませる少女漫画を探してます", ("kimi-ni-todoke-from-me-to-you",), ()),
     ],
 )
 def test_a_name_a_comparison_points_back_at_is_x(
@@ -326,6 +337,8 @@ def test_a_name_a_comparison_points_back_at_is_x(
         "Berserk, need more volumes",
         "I want more of Berserk",
         "need more info about Berserk",
+        "what else has Naoki Urasawa drawn?",  # the author's own works
+        "Berserk is great, should I buy the next volume?",  # more of X
     ],
 )
 def test_asking_for_more_of_x_or_its_author_points_back_at_nothing(catalog: Catalog, query: str) -> None:

@@ -477,6 +477,20 @@ async def test_like_x_leaves_out_x_and_its_sequels(runner, services, message):
     assert shown and not {"tokyo-ghoul", "tokyo-ghoul-re"} & set(shown), shown
 
 
+@pytest.mark.parametrize(("message", "series_id", "neighbour"), [
+    ("Frieren is my favourite manga ever, what should I read next?", "frieren-beyond-journeys-end",
+     "witch-hat-atelier"),
+    ("君に届けが大好きな中学生の娘に、次に読ませる少女漫画を探してます", "kimi-ni-todoke-from-me-to-you", "ao-haru-ride"),
+])
+async def test_a_fan_of_x_asking_what_next_is_shown_its_neighbours(runner, message, series_id, neighbour):
+    # No comparison word stands next to X: what is asked ("what should I read next", "次に読ませる")
+    # comes after it, or the shopper's fondness for it is said in other words (「大好きな」).
+    result = await runner.run(message)
+    assert result.intent == "recommendation"
+    shown = [c.series_id for c in result.products]
+    assert series_id not in shown and neighbour in shown[:3], shown
+
+
 @pytest.mark.parametrize(("message", "series_id"), [
     # "doctor" reads as medical and "学校" as school: filters for a short request, words of the
     # story in a long one. The reranker is not sure of the series, so only the unfiltered shelf
