@@ -27,8 +27,13 @@ _PHONE = re.compile(
 )
 _STREET_SUFFIX = (r"(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl|"
                   r"terrace|ter|parkway|pkwy|circle|cir|highway|hwy|square|sq|trail|trl)")
+# Words no street is named by, that a sentence puts between a number and "place", "way" or "court":
+# "within 30 days of delivery and place a new order", "2 volumes on the way".
+_NOT_STREET_WORD = (r"(?:of|and|or|the|a|an|to|for|in|on|at|by|with|within|from|days?|weeks?|months?|years?"
+                    r"|hours?|minutes?|volumes?|vols?|items?|books?|copies|orders?|business)\b")
 _EN_ADDRESS = re.compile(
-    rf"\b\d{{1,6}}[A-Za-z]?\s+(?:[NSEW]\.?\s+)?(?:[A-Za-z][A-Za-z'.]*\s+){{1,4}}{_STREET_SUFFIX}\b\.?"
+    rf"\b\d{{1,6}}[A-Za-z]?\s+(?:[NSEW]\.?\s+)?(?:(?!{_NOT_STREET_WORD})[A-Za-z][A-Za-z'.]*\s+){{1,4}}"
+    rf"{_STREET_SUFFIX}\b\.?"
     r"(?:\s+(?:NW|NE|SW|SE|N|S|E|W)\b)?"
     r"(?:,?\s*(?:apt|apartment|suite|ste|unit|#|fl|floor)\.?\s*#?\s*[A-Za-z0-9-]+)?"
     r"(?:,\s*[A-Za-z]+(?:\s[A-Za-z]+){0,2})?(?:,?\s*[A-Z]{2}\b)?(?:\s+\d{5}(?:-\d{4})?)?",

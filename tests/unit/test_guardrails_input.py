@@ -31,6 +31,8 @@ from guardrails.pii import redact_pii
         ("カード４１１１１１１１１１１１１１１１", "[CARD]"),
         ("ship to 1600 Pennsylvania Avenue NW, Washington, DC 20500", "[ADDRESS]"),
         ("I live at 42 Elm St, Springfield, IL 62704", "[ADDRESS]"),
+        ("send it to 42 Wallaby Way, Sydney", "[ADDRESS]"),
+        ("my address is 7 Old Mill Court", "[ADDRESS]"),
         ("〒150-0001 東京都渋谷区神宮前1-2-3", "[ADDRESS]"),
         ("大阪市北区梅田1丁目2番3号に送って", "[ADDRESS]"),
         ("郵便番号は123-4567です", "[ADDRESS]"),
@@ -56,6 +58,9 @@ def test_pii_is_redacted(text, placeholder):
         "東京都内で買える",
         "三丁目の夕日は何巻まで",
         "store id B0QDJYN7OZ",
+        # A number, words and "place" / "way" in a sentence (a returns policy answer).
+        "return the unopened item for a refund within 30 days of delivery and place a new order",
+        "2 volumes are on the way",
     ],
 )
 def test_pii_leaves_look_alikes(text):
