@@ -52,6 +52,7 @@ SIMILAR_BEFORE = (
     r"(?:liked|loved|enjoyed|likes|loves|enjoys|adored|adores|binged|devoured)"
     r"|\b(?:i'm|i am|im|who's|who is|he's|he is|she's|she is|they're|they are|is|are|was|were)"
     r" (?:(?:really|absolutely|totally|so|completely) )?(?:obsessed with|hooked on|crazy about)"
+    r"|\b(?:someone|people|anyone|readers?|fans?) who (?:(?:just|already|recently) )?(?:finished|read|has read|have read)"
     r"|\bafter (?:reading|finishing)|\b(?:read|try|pick up) (?:next )?after"
     r"|\bif you (?:liked|loved|enjoyed))"
     r"(?:\s+(?:the|a|an))?"
@@ -61,11 +62,11 @@ SIMILAR_BEFORE = (
 SIMILAR_AFTER = (
     r"(?:(?:-|\s)(?:like|esque|style|ish)\b|'?s?\s+(?:fans?|lovers?|readers?|vibes?|energy)\b"
     r"|[,.!]?\s*(?:so\s+)?what(?:'s| is| should i read| do i read| to read)? next\b"
-    r"|の次に(?:読む|読める|読みたい)"
+    r"|の次に(?:読む|読める|読みたい|何|なに)"
     r"|みたいな|みたいの|みたいに|のような|のよう|ような|っぽい"
     r"|(?:に|と)似た|(?:に|と)?似て(?:いる|る)?|と同じような|(?:に|と)近い"
     # 「Xのノリが好きな人に」: what the shopper liked about X.
-    r"|(?:の(?:ノリ|のり|雰囲気|感じ|世界観|空気感))?(?:(?:が|を)?大?好き|を読んだ|を?読み終わった|(?:の)?ファン"
+    r"|(?:の(?:ノリ|のり|雰囲気|感じ|世界観|空気感))?(?:(?:が|を)?大?好き|を読んだ|を?読み終わった|を?読み終えた|を?読了|(?:の)?ファン"
     r"|に(?:ハマ|はま)(?:った|ってる|っている))"
     r"(?:なら|な|の)?(?:人|方)?(?:に|には|へ|向け)?(?:の)?(?:おすすめ|オススメ)?(?:の)?"
     r"|系の)"
@@ -158,6 +159,8 @@ SIMILAR_BACK = re.compile(
         # "X, what's similar?", "X is my favourite, what should I read next?", "which shoujo should I
         # surprise her with next?" (but "should I buy the next volume" is more of X).
         r"|\bwhat(?:'s|s| is| are)? similar\b|\bwhat(?:'s|s| is)? next\s*[?!.]*\s*$|\bto read next\b"
+        # "Death Note was amazing. Recommendations?", "just finished Oshi no Ko. recs?"
+        r"|\b(?:any |some |more |other )?(?:recommendations?|recs|suggestions?)(?: please| pls| plz)?\s*[?!.]*\s*$"
         r"|\b(?:should|could|can|would) (?:i|we) (?:[a-z']+ ){1,4}?next\b"
         r"(?!\s*(?:volumes?|vols?|books?|ones?|releases?|issues?|chapters?|parts?|arcs?|seasons?)\b)"
         # "caught up on Hajime no Ippo, give me other boxing manga" (but "other volumes" are X's).

@@ -303,6 +303,12 @@ def test_a_comparison_pointing_back_at_a_name_sets_the_entity_flag(catalog: Cata
         ("my 9 year old is obsessed with Pokemon Adventures, what manga would he like?", ("pokemon-adventures",), ()),
         ("進撃の巨人にハマった人におすすめの漫画は？", ("attack-on-titan",), ()),
         ("君に届けが大好きな中学生の娘に、次に読ませる少女漫画を探してます", ("kimi-ni-todoke-from-me-to-you",), ()),
+        # Recommendations asked for after X, and X read to its end in other words.
+        ("Death Note was amazing. Recommendations?", ("death-note",), ()),
+        ("Any recommendations for someone who just finished One Piece?", ("one-piece",), ()),
+        ("ハイキューの次に何読めばいい？", ("haikyu",), ()),
+        ("チェンソーマン読了。次のおすすめは？", ("chainsaw-man",), ()),
+        ("フリーレンを読み終えたので、次に読む漫画を探してます", ("frieren-beyond-journeys-end",), ()),
     ],
 )
 def test_a_name_a_comparison_points_back_at_is_x(
@@ -339,6 +345,8 @@ def test_a_name_a_comparison_points_back_at_is_x(
         "need more info about Berserk",
         "what else has Naoki Urasawa drawn?",  # the author's own works
         "Berserk is great, should I buy the next volume?",  # more of X
+        "Berserk volume 3 recommendations?",
+        "ハイキューの次に出る巻はいつ？",  # X's next volume
     ],
 )
 def test_asking_for_more_of_x_or_its_author_points_back_at_nothing(catalog: Catalog, query: str) -> None:
