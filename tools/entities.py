@@ -142,6 +142,34 @@ def _names_author(norm: str, start: int, end: int) -> bool:
 _SIMILAR = re.compile(
     katakana_to_hiragana(rf"{SIMILAR_BEFORE}\s*{_NAME_SLOT}|{_NAME_SLOT}\s*{SIMILAR_AFTER}")
 )
+# A comparison in so many words, next to the name ("like X", "similar to X", 「Xみたいな」, 「Xに似た」),
+# as against a fondness for X ("my son loves X", 「Xが大好きな」), which may come before a question
+# about X's own volumes ("my son loves One Piece, do you have the box set?").
+_COMPARED_IN_WORDS = re.compile(
+    katakana_to_hiragana(
+        r"(?:(?<!would )(?<!'d )\blike|\bsimilar(?: to)?|\bcomparable to|\bin the (?:vein|style|spirit) of"
+        rf"|\balong the lines of|\bsame (?:vibe|feel|feeling) as|\breminds? me of)(?:\s+(?:the|a|an))?\s*{_NAME_SLOT}"
+        rf"|{_NAME_SLOT}\s*(?:(?:-|\s)(?:like|esque|ish)\b|みたいな|みたいの|みたいに|のような|のよう|ような|っぽい"
+        r"|(?:に|と)似|と同じような|(?:に|と)近い)"
+    )
+)
+# X's own volumes asked for as a set, or as what comes next of X (a volume number or the latest
+# volume is read as `Entities.volume`).
+_OWN_VOLUMES = re.compile(
+    katakana_to_hiragana(
+        r"\bbox(?:ed)? ?sets?\b|\b(?:complete|full) (?:set|series|run)\b|\b(?:all|every) (?:the )?volumes?\b"
+        r"|全巻|セット|続き|新刊"
+    )
+)
+
+
+def asks_for_its_volumes(ents: Entities) -> bool:
+    """Whether a message fond of the series it names asks for that series' own volumes, not for
+    others like it: a volume, the latest one, a set, what comes next, and no comparison in words."""
+    asked = ents.volume is not None or bool(_OWN_VOLUMES.search(ents.masked_text))
+    return asked and not _COMPARED_IN_WORDS.search(ents.masked_text)
+
+
 # A comparison pointing back at a name said earlier: "Junji Ito is great, anything similar?",
 # "everything by Urasawa, want something like that", "ベルセルク最高、似たような漫画ある？".
 SIMILAR_BACK = re.compile(
@@ -641,4 +669,6 @@ def _extract_entities(text: str, catalog: Catalog) -> Entities:
         or bool(ents.series_ids and not ents.authors and _OTHERS_TOO.search(masked_text))
     )
     ents.masked_text = re.sub(r"\s+", " ", masked_text).strip()
+    if ents.similar_to and asks_for_its_volumes(ents):
+        ents.similar_to = False
     return ents

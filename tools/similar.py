@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from tools.catalog import Catalog, NameMatch
-from tools.entities import OWN_WORKS, SIMILAR_AFTER, SIMILAR_BACK, SIMILAR_BEFORE, extract_entities
+from tools.entities import (
+    OWN_WORKS, SIMILAR_AFTER, SIMILAR_BACK, SIMILAR_BEFORE, asks_for_its_volumes, extract_entities,
+)
 from tools.models import Series
 from tools.text import compact, normalize, tokenize
 
@@ -115,8 +117,7 @@ def _pointed_back(query: str, catalog: Catalog, found: Sequence[NameMatch]) -> l
     Urasawa") is the series' credit, not a second anchor.
     """
     ents = extract_entities(query, catalog)
-    # A volume named is a question about X itself ("Berserk vol 3, and I need more").
-    if not ents.similar_to or ents.volume is not None:
+    if not ents.similar_to:
         return []
     series = [m for m in found if m.kind == "series" and m.key in ents.series_ids]
     attributed = {a for m in series for a in catalog.series[m.key].authors}
@@ -133,6 +134,9 @@ def parse_similar(
     """
     found = [*catalog.find_names(query), *resolved]
     if not found:
+        return None
+    # "my son loves One Piece, do you have the box set?" asks about X itself.
+    if asks_for_its_volumes(extract_entities(query, catalog)):
         return None
     norm = normalize(query)
     matches = [m for m in found if _compared(norm, m)] or _pointed_back(query, catalog, found)

@@ -112,6 +112,11 @@ def test_a_search_like_one_series_is_a_request_for_recommendations(services, tex
         # Finishing a series and asking what to read next is a request for others.
         ("just finished Kimi ni Todoke, what should I read next?", "recommendation"),
         ("something like Berserk volume 1", "recommendation"),
+        # A fondness for the series, then its own volumes asked for: about that series.
+        ("my son loves One Piece, do you have the box set?", "product_search"),
+        ("ワンピースが大好きな息子に最新刊を買いたい", "product_search"),
+        ("鬼滅の刃にハマった息子に全巻セットをプレゼントしたい", "product_search"),
+        ("ワンピースみたいな漫画の全巻セットある？", "recommendation"),
     ],
 )
 def test_reading_one_series_on_is_a_search_for_it(services, text, intent):

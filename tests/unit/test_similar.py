@@ -347,6 +347,11 @@ def test_a_name_a_comparison_points_back_at_is_x(
         "Berserk is great, should I buy the next volume?",  # more of X
         "Berserk volume 3 recommendations?",
         "ハイキューの次に出る巻はいつ？",  # X's next volume
+        # A fondness for X beside a question about X's own volumes.
+        "my son loves One Piece, do you have the box set?",
+        "I loved Berserk, is volume 3 in stock?",
+        "ワンピースが大好きな息子に最新刊を買いたい",
+        "鬼滅の刃にハマった息子に全巻セットをプレゼントしたい",
     ],
 )
 def test_asking_for_more_of_x_or_its_author_points_back_at_nothing(catalog: Catalog, query: str) -> None:
