@@ -36,12 +36,21 @@ _ANAPHORA = re.compile(
     r"\b(?:it|that one|this one|that|this|them|those|these)\b|(?:それ|これ|あれ|その漫画|この漫画|その作品|この作品|そちら|こちら)"
 )
 # Comparison cues, the one definition: `tools.similar` reads them next to a catalog name in the
-# message, `similar_to` next to a masked name. Before the name: "like X", "similar to the X", "for
-# fans of X", "if I loved X".
+# message, `similar_to` next to a masked name.
+# A comparison in so many words, before the name and after it ("like X", "similar to X", "X-like",
+# 「Xみたいな」, 「Xに似た」), as against a fondness for X ("my son loves X", 「Xが大好きな」), which may
+# come before a question about X's own volumes ("my son loves One Piece, do you have the box set?").
+_COMPARISON_BEFORE = (
+    r"(?<!would )(?<!'d )\blike|\bsimilar to|\bsimilar|\bcomparable to"
+    r"|\bin the (?:vein|style|spirit) of|\balong the lines of|\bsame (?:vibe|feel|feeling) as|\breminds? me of"
+)
+_COMPARISON_AFTER = (
+    r"(?:-|\s)(?:like|esque|style|ish)\b|みたいな|みたいの|みたいに|のような|のよう|ような|っぽい"
+    r"|(?:に|と)似た|(?:に|と)?似て(?:いる|る)?|と同じような|(?:に|と)近い"
+)
+# Before the name: "like X", "similar to the X", "for fans of X", "if I loved X".
 SIMILAR_BEFORE = (
-    r"(?:(?<!would )(?<!'d )\blike|\bsimilar to|\bsimilar|\bcomparable to"
-    r"|\bin the (?:vein|style|spirit) of|\balong the lines of|\bsame (?:vibe|feel|feeling) as"
-    r"|\breminds? me of|(?:\bfor )?\b(?:fans?|lovers?|readers?) of"
+    rf"(?:{_COMPARISON_BEFORE}|(?:\bfor )?\b(?:fans?|lovers?|readers?) of"
     r"|(?:\bif |\bfor )?\b(?:i|who|someone who|people who|anyone who)"
     r" (?:(?:really|absolutely|totally|truly|so|both|all|just|also) )?"
     r"(?:liked|loved|enjoyed|like|love|enjoy|adored?|binged|devoured)"
@@ -60,11 +69,9 @@ SIMILAR_BEFORE = (
 # After the name: "X fans", "X-like", "X-ish", "X vibes", "X, what next?", "Xみたいな",
 # "Xに似た", "X似てる", "X好きにおすすめ", "X読み終わった", "Xの次に読む".
 SIMILAR_AFTER = (
-    r"(?:(?:-|\s)(?:like|esque|style|ish)\b|'?s?\s+(?:fans?|lovers?|readers?|vibes?|energy)\b"
+    rf"(?:{_COMPARISON_AFTER}|'?s?\s+(?:fans?|lovers?|readers?|vibes?|energy)\b"
     r"|[,.!]?\s*(?:so\s+)?what(?:'s| is| should i read| do i read| to read)? next\b"
     r"|の次に(?:読む|読める|読みたい|何|なに)"
-    r"|みたいな|みたいの|みたいに|のような|のよう|ような|っぽい"
-    r"|(?:に|と)似た|(?:に|と)?似て(?:いる|る)?|と同じような|(?:に|と)近い"
     # 「Xのノリが好きな人に」: what the shopper liked about X.
     r"|(?:の(?:ノリ|のり|雰囲気|感じ|世界観|空気感))?(?:(?:が|を)?大?好き|を読んだ|を?読み終わった|を?読み終えた|を?読了|(?:の)?ファン"
     r"|に(?:ハマ|はま)(?:った|ってる|っている))"
@@ -142,15 +149,9 @@ def _names_author(norm: str, start: int, end: int) -> bool:
 _SIMILAR = re.compile(
     katakana_to_hiragana(rf"{SIMILAR_BEFORE}\s*{_NAME_SLOT}|{_NAME_SLOT}\s*{SIMILAR_AFTER}")
 )
-# A comparison in so many words, next to the name ("like X", "similar to X", 「Xみたいな」, 「Xに似た」),
-# as against a fondness for X ("my son loves X", 「Xが大好きな」), which may come before a question
-# about X's own volumes ("my son loves One Piece, do you have the box set?").
 _COMPARED_IN_WORDS = re.compile(
     katakana_to_hiragana(
-        r"(?:(?<!would )(?<!'d )\blike|\bsimilar(?: to)?|\bcomparable to|\bin the (?:vein|style|spirit) of"
-        rf"|\balong the lines of|\bsame (?:vibe|feel|feeling) as|\breminds? me of)(?:\s+(?:the|a|an))?\s*{_NAME_SLOT}"
-        rf"|{_NAME_SLOT}\s*(?:(?:-|\s)(?:like|esque|ish)\b|みたいな|みたいの|みたいに|のような|のよう|ような|っぽい"
-        r"|(?:に|と)似|と同じような|(?:に|と)近い)"
+        rf"(?:{_COMPARISON_BEFORE})(?:\s+(?:the|a|an))?\s*{_NAME_SLOT}|{_NAME_SLOT}\s*(?:{_COMPARISON_AFTER})"
     )
 )
 # X's own volumes asked for as a set, or as what comes next of X (a volume number or the latest
