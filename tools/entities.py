@@ -48,6 +48,9 @@ _COMPARISON_AFTER = (
     r"(?:-|\s)(?:like|esque|style|ish)\b|みたいな|みたいの|みたいに|のような|のよう|ような|っぽい"
     r"|(?:に|と)似た|(?:に|と)?似て(?:いる|る)?|と同じような|(?:に|と)近い"
 )
+# Quotes a title may stand in between a cue and the name: 「『チェンソーマン』みたいな」, "like 'Berserk'".
+OPEN_QUOTE = r"[\"'「『“‘]"
+CLOSE_QUOTE = r"[\"'」』”’]"
 # Before the name: "like X", "similar to the X", "for fans of X", "if I loved X".
 SIMILAR_BEFORE = (
     rf"(?:{_COMPARISON_BEFORE}|(?:\bfor )?\b(?:fans?|lovers?|readers?) of"
@@ -147,11 +150,14 @@ def _names_author(norm: str, start: int, end: int) -> bool:
 
 
 _SIMILAR = re.compile(
-    katakana_to_hiragana(rf"{SIMILAR_BEFORE}\s*{_NAME_SLOT}|{_NAME_SLOT}\s*{SIMILAR_AFTER}")
+    katakana_to_hiragana(
+        rf"{SIMILAR_BEFORE}\s*{OPEN_QUOTE}?\s*{_NAME_SLOT}|{_NAME_SLOT}\s*{CLOSE_QUOTE}?\s*{SIMILAR_AFTER}"
+    )
 )
 _COMPARED_IN_WORDS = re.compile(
     katakana_to_hiragana(
-        rf"(?:{_COMPARISON_BEFORE})(?:\s+(?:the|a|an))?\s*{_NAME_SLOT}|{_NAME_SLOT}\s*(?:{_COMPARISON_AFTER})"
+        rf"(?:{_COMPARISON_BEFORE})(?:\s+(?:the|a|an))?\s*{OPEN_QUOTE}?\s*{_NAME_SLOT}"
+        rf"|{_NAME_SLOT}\s*{CLOSE_QUOTE}?\s*(?:{_COMPARISON_AFTER})"
     )
 )
 # X's own volumes asked for as a set, or as what comes next of X (a volume number or the latest
@@ -187,7 +193,8 @@ SIMILAR_BACK = re.compile(
         r"(?!\s+(?:(?:by|from|of|did)\b|(?:has|have)\s+(?:<author>|(?:he|she|they)\b)|<author>))"
         # "X, what's similar?", "X is my favourite, what should I read next?", "which shoujo should I
         # surprise her with next?" (but "should I buy the next volume" is more of X).
-        r"|\bwhat(?:'s|s| is| are)? similar\b|\bwhat(?:'s|s| is)? next\s*[?!.]*\s*$|\bto read next\b"
+        r"|\bwhat(?:'s|s| is| are)? similar\b|\bwhat(?:'s|s| is)? next\s*[?!.]*\s*$|\bwhat now\s*[?!.]*\s*$"
+        r"|\bto read next\b"
         # "Death Note was amazing. Recommendations?", "just finished Oshi no Ko. recs?"
         r"|\b(?:any |some |more |other )?(?:recommendations?|recs|suggestions?)(?: please| pls| plz)?\s*[?!.]*\s*$"
         r"|\b(?:should|could|can|would) (?:i|we) (?:[a-z']+ ){1,4}?next\b"

@@ -23,13 +23,14 @@ from difflib import SequenceMatcher
 
 from tools.catalog import Catalog, NameMatch
 from tools.entities import (
-    OWN_WORKS, SIMILAR_AFTER, SIMILAR_BACK, SIMILAR_BEFORE, asks_for_its_volumes, extract_entities,
+    CLOSE_QUOTE, OPEN_QUOTE, OWN_WORKS, SIMILAR_AFTER, SIMILAR_BACK, SIMILAR_BEFORE, asks_for_its_volumes,
+    extract_entities,
 )
 from tools.models import Series
 from tools.text import compact, normalize, tokenize
 
-_CUE_BEFORE = re.compile(SIMILAR_BEFORE + r"\s*$")
-_CUE_AFTER = re.compile(r"^\s*" + SIMILAR_AFTER)
+_CUE_BEFORE = re.compile(SIMILAR_BEFORE + rf"\s*{OPEN_QUOTE}?\s*$")
+_CUE_AFTER = re.compile(rf"^\s*{CLOSE_QUOTE}?\s*" + SIMILAR_AFTER)
 # What a cue compares against when no catalog name stands there (a misspelt title): the words after
 # an English cue up to a clause break, or the katakana/Latin run before a Japanese one.
 _OBJECT_AFTER_CUE = re.compile(
@@ -51,7 +52,7 @@ _FILLER = re.compile(
     r"|titles?|books?|stories|story|for|just|finished|done|but|and|different|another|ones?|a|an|the"
     r"|same|feel|feeling|vibes?|spirit|spot|vein|lines|again)\b"
     r"|漫画|マンガ|まんが|作品|おすすめ|オススメ|教えて(?:ください)?|ありますか|ある|何(?:か|が)?"
-    r"|他に|ほかに|もの|系|似たような|似てる|感じ|近い|ノリ|(?<![ァ-ヴー])ロス(?:で)?(?![ァ-ヴー])|読みたい|別の|[?？!！。、,.]"
+    r"|他に|ほかに|もの|系|似たような|似てる|感じ|近い|ノリ|(?<![ァ-ヴー])ロス(?:で)?(?![ァ-ヴー])|読みたい|別の|[?？!！。、,.\"'「」『』“”‘’]"
 )
 
 

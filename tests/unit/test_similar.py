@@ -231,6 +231,11 @@ async def test_an_unknown_x_that_is_no_title_stays_unresolved(services: object, 
         ("ベルセルクの最新巻", False),
         ("I just finished Frieren vol 3, is vol 4 out?", False),
         ("done with berserk. what's next?", True),
+        # A title in quotes, as Japanese shoppers often write one.
+        ("『チェンソーマン』みたいな漫画", True),
+        ("「進撃の巨人」っぽい作品ある？", True),
+        ("something like 'Berserk' please", True),
+        ("「ベルセルク」の3巻ある？", False),
     ],
 )
 def test_the_entity_flag_and_the_like_x_reading_share_their_cues(catalog: Catalog, query: str, compared: bool) -> None:
@@ -309,6 +314,7 @@ def test_a_comparison_pointing_back_at_a_name_sets_the_entity_flag(catalog: Cata
         ("ハイキューの次に何読めばいい？", ("haikyu",), ()),
         ("チェンソーマン読了。次のおすすめは？", ("chainsaw-man",), ()),
         ("フリーレンを読み終えたので、次に読む漫画を探してます", ("frieren-beyond-journeys-end",), ()),
+        ("i've read all of Naruto. what now?", ("naruto",), ()),
     ],
 )
 def test_a_name_a_comparison_points_back_at_is_x(
