@@ -51,17 +51,17 @@ _COMPARISON_AFTER = (
 # Quotes a title may stand in between a cue and the name: 「『チェンソーマン』みたいな」, "like 'Berserk'".
 OPEN_QUOTE = r"[\"'「『“‘]"
 CLOSE_QUOTE = r"[\"'」』”’]"
+# How much a shopper says they liked X: "I really liked", "we both loved".
+_HOW_MUCH = r"(?:(?:really|absolutely|totally|truly|so|both|all|just|also) )?"
 # Before the name: "like X", "similar to the X", "for fans of X", "if I loved X".
 SIMILAR_BEFORE = (
     rf"(?:{_COMPARISON_BEFORE}|(?:\bfor )?\b(?:fans?|lovers?|readers?) of"
     r"|(?:\bif |\bfor )?\b(?:i|who|someone who|people who|anyone who)"
-    r" (?:(?:really|absolutely|totally|truly|so|both|all|just|also) )?"
-    r"(?:liked|loved|enjoyed|like|love|enjoy|adored?|binged|devoured)"
+    rf" {_HOW_MUCH}(?:liked|loved|enjoyed|like|love|enjoy|adored?|binged|devoured)"
     # Someone else's reading: "my son loved", "my 14 year old liked", "she loves", "my husband and
     # I both loved", "my girlfriend adores", "my nephew who's obsessed with".
     r"|(?:\b(?:he|she|they|we)|\b(?:my|our)(?: [\w'-]+){1,4}?|<age>)"
-    r" (?:(?:really|absolutely|totally|truly|so|both|all|just|also) )?"
-    r"(?:liked|loved|enjoyed|likes|loves|enjoys|adored|adores|binged|devoured)"
+    rf" {_HOW_MUCH}(?:liked|loved|enjoyed|likes|loves|enjoys|adored|adores|binged|devoured)"
     r"|\b(?:i'm|i am|im|who's|who is|he's|he is|she's|she is|they're|they are|is|are|was|were)"
     r" (?:(?:really|absolutely|totally|so|completely) )?(?:obsessed with|hooked on|crazy about)"
     r"|\b(?:someone|people|anyone|readers?|fans?) who (?:(?:just|already|recently) )?(?:finished|read|has read|have read)"

@@ -23,8 +23,8 @@ from difflib import SequenceMatcher
 
 from tools.catalog import Catalog, NameMatch
 from tools.entities import (
-    CLOSE_QUOTE, OPEN_QUOTE, OWN_WORKS, SIMILAR_AFTER, SIMILAR_BACK, SIMILAR_BEFORE, asks_for_its_volumes,
-    extract_entities,
+    CLOSE_QUOTE, OPEN_QUOTE, OWN_WORKS, SIMILAR_AFTER, SIMILAR_BACK, SIMILAR_BEFORE, Entities,
+    asks_for_its_volumes, extract_entities,
 )
 from tools.models import Series
 from tools.text import compact, normalize, tokenize
@@ -110,14 +110,13 @@ def spelled_like(text: str, series: Series) -> bool:
     return any(SequenceMatcher(None, typed, n).ratio() >= SPELLING_RATIO for n in [*names, *starts])
 
 
-def _pointed_back(query: str, catalog: Catalog, found: Sequence[NameMatch]) -> list[NameMatch]:
+def _pointed_back(ents: Entities, catalog: Catalog, found: Sequence[NameMatch]) -> list[NameMatch]:
     """The names a comparison away from them points back at ("Monster by Urasawa was amazing,
     similar thrillers?", "Kaguya-sama but something else", 「ベルセルク最高、似たような漫画ある？」).
 
     Only names the shopper did not rule out; an author named as a named series' own ("Monster by
     Urasawa") is the series' credit, not a second anchor.
     """
-    ents = extract_entities(query, catalog)
     if not ents.similar_to:
         return []
     series = [m for m in found if m.kind == "series" and m.key in ents.series_ids]
@@ -136,11 +135,12 @@ def parse_similar(
     found = [*catalog.find_names(query), *resolved]
     if not found:
         return None
+    ents = extract_entities(query, catalog)
     # "my son loves One Piece, do you have the box set?" asks about X itself.
-    if asks_for_its_volumes(extract_entities(query, catalog)):
+    if asks_for_its_volumes(ents):
         return None
     norm = normalize(query)
-    matches = [m for m in found if _compared(norm, m)] or _pointed_back(query, catalog, found)
+    matches = [m for m in found if _compared(norm, m)] or _pointed_back(ents, catalog, found)
     # "A Junji Ito fan: which of his books do you have?" asks for the author's own works.
     if not matches or (all(m.kind == "author" for m in matches) and OWN_WORKS.search(norm)):
         return None
