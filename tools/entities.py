@@ -202,6 +202,9 @@ SIMILAR_BACK = re.compile(
         # "caught up on Hajime no Ippo, give me other boxing manga" (but "other volumes" are X's).
         r"|\b(?:give me|show me|recommend|suggest|want|need|any|some) other\b"
         r"(?!\s+(?:volume|vol|copy|edition|printing|format|language|translation|box|order|one)s?\b|\s*<title>)"
+        # "caught up on the apothecary diaries. other stuff with a smart heroine?" (but "other series
+        # by her" are the author's, "other books in the series" X's own).
+        r"|\bother (?:stuff|things|manga|series|titles|books|stories|reads|picks)\b(?!\s+(?:by|from|of|in)\b)"
         r"|\b(?:need|want|crave) more\s*(?:[.!?]|$)"
         # "loved Attack on Titan. need more humans-vs-monsters" (but "need more volumes", "want more
         # of <X>", "more info" ask about X).

@@ -50,7 +50,7 @@ _FILLER = re.compile(
     r"|need|any|some|something|anything|stuff|more|other|others|else|similar|good|great|best|next"
     r"|read|reading|enjoy|try|recommend|recommendations?|suggest|suggestions?|manga|mangas|series"
     r"|titles?|books?|stories|story|for|just|finished|done|but|and|different|another|ones?|a|an|the"
-    r"|same|feel|feeling|vibes?|spirit|spot|vein|lines|again)\b"
+    r"|same|feel|feeling|vibes?|spirit|spot|vein|lines|again|caught up(?: on| with)?)\b"
     r"|漫画|マンガ|まんが|作品|おすすめ|オススメ|教えて(?:ください)?|ありますか|ある|何(?:か|が)?"
     r"|他に|ほかに|もの|系|似たような|似てる|感じ|近い|ノリ|(?<![ァ-ヴー])ロス(?:で)?(?![ァ-ヴー])|読みたい|別の|[?？!！。、,.\"'「」『』“”‘’]"
 )

@@ -315,6 +315,9 @@ def test_a_comparison_pointing_back_at_a_name_sets_the_entity_flag(catalog: Cata
         ("チェンソーマン読了。次のおすすめは？", ("chainsaw-man",), ()),
         ("フリーレンを読み終えたので、次に読む漫画を探してます", ("frieren-beyond-journeys-end",), ()),
         ("i've read all of Naruto. what now?", ("naruto",), ()),
+        # "Other stuff" after X, said alone.
+        ("caught up on the apothecary diaries. other stuff with a smart heroine?", ("the-apothecary-diaries",), ()),
+        ("finished Berserk. other manga with that grim tone?", ("berserk",), ()),
     ],
 )
 def test_a_name_a_comparison_points_back_at_is_x(
@@ -324,7 +327,8 @@ def test_a_name_a_comparison_points_back_at_is_x(
     assert similar is not None and similar.anchors == anchors and similar.author is None
     assert similar.genres == genres
     assert not any(
-        w in similar.rest.split() for w in ("urasawa", "else", "different", "similar", "same", "spirit", "似た", "ロス", "別の")
+        w in similar.rest.split()
+        for w in ("urasawa", "else", "different", "similar", "same", "spirit", "caught", "似た", "ロス", "別の")
     )
     assert not any(w in similar.rest for w in ("ああいう", "他にも", "ノリ"))
 
@@ -358,6 +362,9 @@ def test_a_name_a_comparison_points_back_at_is_x(
         "I loved Berserk, is volume 3 in stock?",
         "ワンピースが大好きな息子に最新刊を買いたい",
         "鬼滅の刃にハマった息子に全巻セットをプレゼントしたい",
+        # The author's other series, X's other books.
+        "loved Monster, other series by Urasawa?",
+        "Berserk, other books in the series?",
     ],
 )
 def test_asking_for_more_of_x_or_its_author_points_back_at_nothing(catalog: Catalog, query: str) -> None:
