@@ -340,6 +340,8 @@ class Catalog:
                     cased = phrase in _COMMON_WORDS or phrase in self._cased_names
                     if n == 1 and cased and not (
                         _written_as_name(text, phrase) or self._attributed(hit, norm[words[i][2]:])
+                        or (hit[0] == "series" and _COMPARED_BARE_BEFORE.search(norm[max(0, start - 40):start])
+                            and _CLAUSE_ENDS.match(norm[end:]))
                     ):
                         continue
                     if free(start, end):
@@ -626,6 +628,14 @@ def volume_for(series: Series, asked: int | None) -> int:
 
 
 _BY_AUTHOR = re.compile(r"\s*(?:by|from)\s+(?P<who>[a-z][a-z' -]*)")
+# A title in everyday words, typed in lower case, compared with bare: "something like monster?",
+# "anything similar to kingdom, but shorter". An everyday noun would take an article or a plural
+# there ("something like a monster", "like monsters"), or go on into a phrase ("like monster hunting").
+_COMPARED_BARE_BEFORE = re.compile(
+    r"\b(?:something|anything|stuff|manga|series|more|books?|titles?|comics?|recs?|recommendations?)"
+    r" (?:like|similar to)\s+$|\b(?:fans?|readers?) of\s+$"
+)
+_CLAUSE_ENDS = re.compile(r"\s*(?:[?!.,;:)]|$|(?:but|with|please|pls|plz)\b)")
 
 
 def _written_as_name(text: str, word: str) -> bool:

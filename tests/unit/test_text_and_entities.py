@@ -149,6 +149,27 @@ def test_common_word_titles_need_capitals(services):
 
 
 @pytest.mark.parametrize(
+    "text, series_ids",
+    [
+        # Compared with bare, in lower case: no article, no plural, the clause ends after it.
+        ("something like monster? loved the slow burn thriller", ["monster"]),
+        ("anything like kingdom but shorter?", ["kingdom"]),
+        ("any manga similar to emma?", ["emma"]),
+        ("for fans of pluto", ["pluto"]),
+        # The everyday word: an article, a plural, a phrase going on, or no comparison.
+        ("something like a monster", []),
+        ("i want something like monsters", []),
+        ("something like monster hunting", []),
+        ("anything like orange juice?", []),
+        ("something like happy endings", []),
+        ("i like monster", []),
+    ],
+)
+def test_a_common_word_title_compared_with_bare_is_the_title(services, text, series_ids):
+    assert extract_entities(text, services.catalog).series_ids == series_ids
+
+
+@pytest.mark.parametrize(
     "text, genres",
     [
         ("recomend me horor manga pls", ["horror"]),
