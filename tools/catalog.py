@@ -628,12 +628,13 @@ def volume_for(series: Series, asked: int | None) -> int:
 
 
 _BY_AUTHOR = re.compile(r"\s*(?:by|from)\s+(?P<who>[a-z][a-z' -]*)")
-# A title in everyday words, typed in lower case, compared with bare: "something like monster?",
-# "anything similar to kingdom, but shorter". An everyday noun would take an article or a plural
-# there ("something like a monster", "like monsters"), or go on into a phrase ("like monster hunting").
+# A title in everyday words, typed in lower case, compared with bare or read with relish: "something
+# like monster?", "anything similar to kingdom, but shorter", "my wife loves nana, what other josei".
+# An everyday noun would take an article or a plural there ("something like a monster", "like
+# monsters"), or go on into a phrase ("like monster hunting").
 _COMPARED_BARE_BEFORE = re.compile(
-    r"\b(?:something|anything|stuff|manga|series|more|books?|titles?|comics?|recs?|recommendations?)"
-    r" (?:like|similar to)\s+$|\b(?:fans?|readers?) of\s+$"
+    r"(?:\b(?:something|anything|stuff|manga|series|more|books?|titles?|comics?|recs?|recommendations?)"
+    r" (?:like|similar to)|\b(?:fans?|readers?) of|\b(?:loves|loved|likes|liked|enjoyed|adores|adored))\s+$"
 )
 _CLAUSE_ENDS = re.compile(r"\s*(?:[?!.,;:)]|$|(?:but|with|please|pls|plz)\b)")
 

@@ -41,7 +41,8 @@ _ANAPHORA = re.compile(
 # 「Xみたいな」, 「Xに似た」), as against a fondness for X ("my son loves X", 「Xが大好きな」), which may
 # come before a question about X's own volumes ("my son loves One Piece, do you have the box set?").
 _COMPARISON_BEFORE = (
-    r"(?<!would )(?<!'d )\blike|\bsimilar to|\bsimilar|\bcomparable to"
+    r"(?<!would )(?<!'d )\blike|\bsimilar to|\bsimilar|\bcomparable to|\b(?:closest|closer|close|nearest) to"
+    r"|\bsimilar (?:manga|series|stuff|titles|books|stories|ones|reads) to|\balternatives? to"
     r"|\bin the (?:vein|style|spirit) of|\balong the lines of|\bsame (?:vibe|feel|feeling) as|\breminds? me of"
 )
 _COMPARISON_AFTER = (
@@ -51,6 +52,8 @@ _COMPARISON_AFTER = (
 # Quotes a title may stand in between a cue and the name: 「『チェンソーマン』みたいな」, "like 'Berserk'".
 OPEN_QUOTE = r"[\"'「『“‘]"
 CLOSE_QUOTE = r"[\"'」』”’]"
+# A word in brackets after the name, before the cue: 「モンスター（浦沢直樹）みたいな」 (normalised brackets).
+ASIDE = r"(?:\([^()]{1,30}\)\s*)?"
 # How much a shopper says they liked X: "I really liked", "we both loved".
 _HOW_MUCH = r"(?:(?:really|absolutely|totally|truly|so|both|all|just|also) )?"
 # Before the name: "like X", "similar to the X", "for fans of X", "if I loved X".
@@ -66,6 +69,9 @@ SIMILAR_BEFORE = (
     r" (?:(?:really|absolutely|totally|so|completely) )?(?:obsessed with|hooked on|crazy about)"
     r"|\b(?:someone|people|anyone|readers?|fans?) who (?:(?:just|already|recently) )?(?:finished|read|has read|have read)"
     r"|\bafter (?:reading|finishing)|\b(?:read|try|pick up) (?:next )?after"
+    # "something to fill the void after X", "the next best thing after X", "based on my love of X"
+    r"|\b(?:fill|filling) the (?:void|gap|hole)(?: (?:left )?(?:after|by))?|\bnext best thing (?:after|to)"
+    r"|\bbased on (?:my|our|his|her|their) (?:love|liking) (?:of|for)"
     r"|\bif you (?:liked|loved|enjoyed))"
     r"(?:\s+(?:the|a|an))?"
 )
@@ -74,7 +80,9 @@ SIMILAR_BEFORE = (
 SIMILAR_AFTER = (
     rf"(?:{_COMPARISON_AFTER}|'?s?\s+(?:fans?|lovers?|readers?|vibes?|energy)\b"
     r"|[,.!]?\s*(?:so\s+)?what(?:'s| is| should i read| do i read| to read)? next\b"
-    r"|の次に(?:読む|読める|読みたい|何|なに)"
+    r"|の次に(?:読む|読める|読みたい|何|なに|おすすめ|オススメ)"
+    # 「Xで泣いた人に」「Xに感動した人に」: what X did to the reader.
+    r"|(?:で|に)(?:泣いた|泣けた|感動した)(?:人|方)"
     # 「Xのノリが好きな人に」: what the shopper liked about X.
     r"|(?:の(?:ノリ|のり|雰囲気|感じ|世界観|空気感))?(?:(?:が|を)?大?好き|を読んだ|を?読み終わった|を?読み終えた|を?読了|(?:の)?ファン"
     r"|に(?:ハマ|はま)(?:った|ってる|っている))"
@@ -151,13 +159,13 @@ def _names_author(norm: str, start: int, end: int) -> bool:
 
 _SIMILAR = re.compile(
     katakana_to_hiragana(
-        rf"{SIMILAR_BEFORE}\s*{OPEN_QUOTE}?\s*{_NAME_SLOT}|{_NAME_SLOT}\s*{CLOSE_QUOTE}?\s*{SIMILAR_AFTER}"
+        rf"{SIMILAR_BEFORE}\s*{OPEN_QUOTE}?\s*{_NAME_SLOT}|{_NAME_SLOT}\s*{ASIDE}{CLOSE_QUOTE}?\s*{SIMILAR_AFTER}"
     )
 )
 _COMPARED_IN_WORDS = re.compile(
     katakana_to_hiragana(
         rf"(?:{_COMPARISON_BEFORE})(?:\s+(?:the|a|an))?\s*{OPEN_QUOTE}?\s*{_NAME_SLOT}"
-        rf"|{_NAME_SLOT}\s*{CLOSE_QUOTE}?\s*(?:{_COMPARISON_AFTER})"
+        rf"|{_NAME_SLOT}\s*{ASIDE}{CLOSE_QUOTE}?\s*(?:{_COMPARISON_AFTER})"
     )
 )
 # X's own volumes asked for as a set, or as what comes next of X (a volume number or the latest
@@ -196,7 +204,8 @@ SIMILAR_BACK = re.compile(
         r"|\bwhat(?:'s|s| is| are)? similar\b|\bwhat(?:'s|s| is)? next\s*[?!.]*\s*$|\bwhat now\s*[?!.]*\s*$"
         r"|\bto read next\b"
         # "Death Note was amazing. Recommendations?", "just finished Oshi no Ko. recs?"
-        r"|\b(?:any |some |more |other )?(?:recommendations?|recs|suggestions?)(?: please| pls| plz)?\s*[?!.]*\s*$"
+        r"|\b(?:any |some |more |other )?(?:recommendations?|recs|suggestions?)"
+        r"(?: for (?:him|her|them|me|us))?(?: please| pls| plz)?\s*[?!.]*\s*$"
         r"|\b(?:should|could|can|would) (?:i|we) (?:[a-z']+ ){1,4}?next\b"
         r"(?!\s*(?:volumes?|vols?|books?|ones?|releases?|issues?|chapters?|parts?|arcs?|seasons?)\b)"
         # "caught up on Hajime no Ippo, give me other boxing manga" (but "other volumes" are X's).

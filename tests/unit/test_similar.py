@@ -334,6 +334,32 @@ def test_a_name_a_comparison_points_back_at_is_x(
 
 
 @pytest.mark.parametrize(
+    "query, anchors",
+    [
+        # Closeness and alternatives in so many words.
+        ("which manga is closest to monster by urasawa?", ("monster",)),
+        ("anything close to uzumaki?", ("uzumaki",)),
+        ("similar manga to one punch man", ("one-punch-man",)),
+        ("any good alternatives to one piece? it's too long", ("one-piece",)),
+        # X read to its end, or loved, in other words.
+        ("need something to fill the void after attack on titan ended", ("attack-on-titan",)),
+        ("what's the next best thing after fullmetal alchemist?", ("fullmetal-alchemist",)),
+        ("recommendations based on my love of sailor moon", ("pretty-guardian-sailor-moon",)),
+        ("my son can't stop rereading naruto, any suggestions for him?", ("naruto",)),
+        ("my wife loves nana, what other josei would she like", ("nana",)),
+        ("君に届けの次におすすめの少女漫画", ("kimi-ni-todoke-from-me-to-you",)),
+        ("四月は君の嘘で泣いた人におすすめ", ("your-lie-in-april",)),
+        # The author in brackets between the title and the cue.
+        ("モンスター（浦沢直樹）みたいなサスペンス", ("monster",)),
+    ],
+)
+def test_more_ways_of_comparing_with_x(catalog: Catalog, query: str, anchors: tuple[str, ...]) -> None:
+    similar = parse_similar(query, catalog)
+    assert similar is not None and similar.anchors == anchors
+    assert "浦沢" not in similar.rest
+
+
+@pytest.mark.parametrize(
     "query",
     [
         "anything else by Junji Ito?",  # the author's own works, not other authors'
@@ -365,6 +391,7 @@ def test_a_name_a_comparison_points_back_at_is_x(
         # The author's other series, X's other books.
         "loved Monster, other series by Urasawa?",
         "Berserk, other books in the series?",
+        "any manga based on Pokemon games?",  # an adaptation, not a comparison
     ],
 )
 def test_asking_for_more_of_x_or_its_author_points_back_at_nothing(catalog: Catalog, query: str) -> None:

@@ -156,6 +156,7 @@ def test_common_word_titles_need_capitals(services):
         ("anything like kingdom but shorter?", ["kingdom"]),
         ("any manga similar to emma?", ["emma"]),
         ("for fans of pluto", ["pluto"]),
+        ("my wife loves nana, what other josei would she like", ["nana"]),
         # The everyday word: an article, a plural, a phrase going on, or no comparison.
         ("something like a monster", []),
         ("i want something like monsters", []),
@@ -163,6 +164,7 @@ def test_common_word_titles_need_capitals(services):
         ("anything like orange juice?", []),
         ("something like happy endings", []),
         ("i like monster", []),
+        ("she loved the monster in it", []),
     ],
 )
 def test_a_common_word_title_compared_with_bare_is_the_title(services, text, series_ids):
