@@ -42,12 +42,15 @@ _ANAPHORA = re.compile(
 # come before a question about X's own volumes ("my son loves One Piece, do you have the box set?").
 _COMPARISON_BEFORE = (
     r"(?<!would )(?<!'d )\blike|\bsimilar to|\bsimilar|\bcomparable to|\b(?:closest|closer|close|nearest) to"
-    r"|\bsimilar (?:manga|series|stuff|titles|books|stories|ones|reads) to|\balternatives? to"
+    r"|\bsimilar (?:manga|series|stuff|titles|books|stories|ones|reads) to|\balternatives? to|\bequivalent (?:of|to)"
+    r"|\b(?:that|which) compares? to"
     r"|\bin the (?:vein|style|spirit) of|\balong the lines of|\bsame (?:vibe|feel|feeling) as|\breminds? me of"
 )
 _COMPARISON_AFTER = (
     r"(?:-|\s)(?:like|esque|style|ish)\b|みたいな|みたいの|みたいに|のような|のよう|ような|っぽい"
     r"|(?:に|と)似た|(?:に|と)?似て(?:いる|る)?|と同じような|(?:に|と)近い"
+    # 「Xを超える」「X並みに」「Xの代わりになる」: measured against X, or standing in for it.
+    r"|を(?:超|越)える|並み(?:に|の)|の代わりになる(?:ような)?"
 )
 # Quotes a title may stand in between a cue and the name: 「『チェンソーマン』みたいな」, "like 'Berserk'".
 OPEN_QUOTE = r"[\"'「『“‘]"
@@ -72,7 +75,7 @@ SIMILAR_BEFORE = (
     # "something to fill the void after X", "the next best thing after X", "based on my love of X"
     r"|\b(?:fill|filling) the (?:void|gap|hole)(?: (?:left )?(?:after|by))?|\bnext best thing (?:after|to)"
     r"|\bbased on (?:my|our|his|her|their) (?:love|liking) (?:of|for)"
-    r"|\bif you (?:liked|loved|enjoyed))"
+    r"|\bif (?:you|u|ya) (?:liked|loved|enjoyed))"
     r"(?:\s+(?:the|a|an))?"
 )
 # After the name: "X fans", "X-like", "X-ish", "X vibes", "X, what next?", "Xみたいな",
@@ -80,11 +83,14 @@ SIMILAR_BEFORE = (
 SIMILAR_AFTER = (
     rf"(?:{_COMPARISON_AFTER}|'?s?\s+(?:fans?|lovers?|readers?|vibes?|energy)\b"
     r"|[,.!]?\s*(?:so\s+)?what(?:'s| is| should i read| do i read| to read)? next\b"
-    r"|の次に(?:読む|読める|読みたい|何|なに|おすすめ|オススメ)"
+    r"|の(?:次|後|あと)(?:に|は)?(?:読む|読める|読みたい|読もう|何|なに|おすすめ|オススメ)"
+    # 「X以来」「X世代」: since X, grown up with X.
+    r"|以来|世代"
     # 「Xで泣いた人に」「Xに感動した人に」: what X did to the reader.
     r"|(?:で|に)(?:泣いた|泣けた|感動した)(?:人|方)"
     # 「Xのノリが好きな人に」: what the shopper liked about X.
-    r"|(?:の(?:ノリ|のり|雰囲気|感じ|世界観|空気感))?(?:(?:が|を)?大?好き|を読んだ|を?読み終わった|を?読み終えた|を?読了|(?:の)?ファン"
+    r"|(?:の(?:ノリ|のり|雰囲気|感じ|世界観|空気感))?(?:(?:が|を)?大?好き|を読んだ|を?読み(?:終わ|おわ|終え|おえ)(?:った|た|て)"
+    r"|を?読了|(?:の)?ファン|を?気に入った|が?刺さった|を卒業した|を?読んで(?:る|いる)(?=人|方)"
     r"|に(?:ハマ|はま)(?:った|ってる|っている))"
     r"(?:なら|な|の)?(?:人|方)?(?:に|には|へ|向け)?(?:の)?(?:おすすめ|オススメ)?(?:の)?"
     r"|系の)"
@@ -173,7 +179,7 @@ _COMPARED_IN_WORDS = re.compile(
 _OWN_VOLUMES = re.compile(
     katakana_to_hiragana(
         r"\bbox(?:ed)? ?sets?\b|\b(?:complete|full) (?:set|series|run)\b|\b(?:all|every) (?:the )?volumes?\b"
-        r"|全巻|セット|続き|新刊"
+        r"|全巻|セット|続き|新刊|何巻|次巻|次の巻"
     )
 )
 
@@ -201,7 +207,7 @@ SIMILAR_BACK = re.compile(
         r"(?!\s+(?:(?:by|from|of|did)\b|(?:has|have)\s+(?:<author>|(?:he|she|they)\b)|<author>))"
         # "X, what's similar?", "X is my favourite, what should I read next?", "which shoujo should I
         # surprise her with next?" (but "should I buy the next volume" is more of X).
-        r"|\bwhat(?:'s|s| is| are)? similar\b|\bwhat(?:'s|s| is)? next\s*[?!.]*\s*$|\bwhat now\s*[?!.]*\s*$"
+        r"|\bwhat(?:'s|s| is| are)? similar\b|\bsimilar\s*[?!.]*\s*$|\bwhat(?:'s|s| is)? next\s*[?!.]*\s*$|\bwhat now\s*[?!.]*\s*$"
         r"|\bto read next\b"
         # "Death Note was amazing. Recommendations?", "just finished Oshi no Ko. recs?"
         r"|\b(?:any |some |more |other )?(?:recommendations?|recs|suggestions?)"
@@ -231,7 +237,7 @@ SIMILAR_BACK = re.compile(
         r"(?!\s+(?:volume|vol|copy|edition|printing|format|language|translation|box|order|one)s?\b|\s*<title>)"
         r"|(?:それ|これ|あれ)(?:みたいな|っぽい|に似た|のような)|似たような|似てる(?:漫画|作品|の)"
         # 「娘にも同じような魔法少女もの」「あれと同じくらい熱い」
-        r"|同じ(?:ような|ように|よう な|様な|くらい|ぐらい)"
+        r"|同じ(?:ような|ように|よう な|様な|くらい|ぐらい|系統|ジャンル|タイプ|路線|方向性)"
         r"|似た(?:感じ|かんじ|雰囲気|系|作品|漫画|まんが|もの|の)"
         # "finished X and I miss it", 「X読み終わって寂しい」: missing X after its end.
         r"|\bi (?:already )?miss (?:it|them|that|this)\b|(?:終わ|おわ)(?:って|った|っちゃって)(?:のが)?(?:寂し|さみし|さびし)"

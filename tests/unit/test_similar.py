@@ -351,6 +351,25 @@ def test_a_name_a_comparison_points_back_at_is_x(
         ("四月は君の嘘で泣いた人におすすめ", ("your-lie-in-april",)),
         # The author in brackets between the title and the cue.
         ("モンスター（浦沢直樹）みたいなサスペンス", ("monster",)),
+        ("i need the manga equivalent of spy x family", ("spy-x-family",)),
+        ("anything that compares to Monster?", ("monster",)),
+        ("whats good if u liked demon slayer", ("demon-slayer-kimetsu-no-yaiba",)),
+        ("have read all of haikyu, suggest similar", ("haikyu",)),
+        # Measured against X, standing in for it, after it, since it, grown up with it.
+        ("ベルセルクを超えるダークファンタジーってある？", ("berserk",)),
+        ("よつばと！並みに癒される漫画", ("yotsuba",)),
+        ("ワンピースの代わりになるような長編冒険もの", ("one-piece",)),
+        ("鬼滅の刃の後に読むならどれ？", ("demon-slayer-kimetsu-no-yaiba",)),
+        ("ちはやふるの次は何を読もうかな", ("chihayafuru",)),
+        ("デスノート以来ハマれる漫画がない…何かない？", ("death-note",)),
+        ("ナルト世代なんですが、今読むならどれがいい？", ("naruto",)),
+        # Read, liked, struck by, grown out of X, in other words; the same line of story.
+        ("ゴールデンカムイを読み終えて寂しいです", ("golden-kamuy",)),
+        ("約束のネバーランドを気に入った人向けの作品", ("the-promised-neverland",)),
+        ("メイドインアビスが刺さった人に", ("made-in-abyss",)),
+        ("ヒロアカを卒業した息子に次に読ませたい", ("my-hero-academia",)),
+        ("呪術廻戦を読んでる人におすすめしたい漫画", ("jujutsu-kaisen",)),
+        ("ハイキューの熱さが忘れられない。同じ系統の漫画ある？", ("haikyu",)),
     ],
 )
 def test_more_ways_of_comparing_with_x(catalog: Catalog, query: str, anchors: tuple[str, ...]) -> None:
@@ -392,6 +411,10 @@ def test_more_ways_of_comparing_with_x(catalog: Catalog, query: str, anchors: tu
         "loved Monster, other series by Urasawa?",
         "Berserk, other books in the series?",
         "any manga based on Pokemon games?",  # an adaptation, not a comparison
+        "how does Berserk compare to Claymore?",  # a question about the two
+        "鬼滅の刃の次は何巻ですか",  # X's next volume
+        "呪術廻戦を読んでるけど次の巻はいつ？",
+        "ベルセルクの代わりにクレイモアを注文したい",  # an order changed
     ],
 )
 def test_asking_for_more_of_x_or_its_author_points_back_at_nothing(catalog: Catalog, query: str) -> None:
