@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evals.retrieval import run_retrieval_suite
+from evals.retrieval import load_cases, run_retrieval_suite
 from mangaassist.commands import CliError
 from mangaassist.commands.search import parse_filters
 from mangaassist.settings import REPO_DATA_DIR
@@ -180,6 +180,22 @@ def test_unknown_titles_are_reported(services: object) -> None:
     assert retriever.unknown_terms("ゾンビが出てくるパニックホラー") == []
     assert retriever.unknown_terms("ダークファンタジーのおすすめ") == []
     assert retriever.unknown_terms("カグラバチの新刊") == ["カグラバチ"]
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[2] / "evals" / "data").glob("retrieval*.jsonl")),
+                         ids=lambda p: p.stem)
+def test_every_labelled_query_set_names_documents_that_exist(path: Path) -> None:
+    catalog = Catalog(REPO_DATA_DIR)
+    sections = {":".join(p.doc_id.split(":")[:3]) for p in load_policies(REPO_DATA_DIR)}
+    cases = load_cases(path)
+    assert len({c.id for c in cases}) == len(cases)
+    for case in cases:
+        assert case.relevant, case.id
+        for target in case.relevant:
+            kind, _, key = target.partition(":")
+            assert (key in catalog.series) if kind == "series" else (target in sections), (case.id, target)
+    # At least 40% Japanese, as the golden set must be.
+    assert sum(c.language == "ja" for c in cases) >= 0.4 * len(cases)
 
 
 async def test_shelf_scores_the_cards_of_real_turns_on_series_cases_only(tmp_path: Path, runner: object) -> None:
