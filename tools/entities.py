@@ -41,13 +41,14 @@ _ANAPHORA = re.compile(
 # 「Xみたいな」, 「Xに似た」), as against a fondness for X ("my son loves X", 「Xが大好きな」), which may
 # come before a question about X's own volumes ("my son loves One Piece, do you have the box set?").
 _COMPARISON_BEFORE = (
-    r"(?<!would )(?<!'d )\blike|\bsimilar to|\bsimilar|\bcomparable to|\b(?:closest|closer|close|nearest) to"
+    r"(?<!would )(?<!'d )\blike|\bsimilar to|\bsimilar|\bcomparable (?:to|with)"
+    r"|\b(?:closest|closer|close|nearest) (?:things? |ones? |manga |series )?to"
     r"|\bsimilar (?:manga|series|stuff|titles|books|stories|ones|reads) to|\balternatives? to|\bequivalent (?:of|to)"
     r"|\b(?:that|which) compares? to"
     r"|\bin the (?:vein|style|spirit) of|\balong the lines of|\bsame (?:vibe|feel|feeling) as|\breminds? me of"
 )
 _COMPARISON_AFTER = (
-    r"(?:-|\s)(?:like|esque|style|ish)\b|みたいな|みたいの|みたいに|のような|のよう|ような|っぽい"
+    r"(?:-|\s)(?:like|esque|style|ish|adjacent)\b|的な|路線|レベルの|みたいな|みたいの|みたいに|のような|のよう|ような|っぽい"
     r"|(?:に|と)似た|(?:に|と)?似て(?:いる|る)?|と同じような|(?:に|と)近い"
     # 「Xを超える」「X並みに」「Xの代わりになる」: measured against X, or standing in for it.
     r"|を(?:超|越)える|並み(?:に|の)|の代わりになる(?:ような)?"
@@ -75,13 +76,15 @@ SIMILAR_BEFORE = (
     # "something to fill the void after X", "the next best thing after X", "based on my love of X"
     r"|\b(?:fill|filling) the (?:void|gap|hole)(?: (?:left )?(?:after|by))?|\bnext best thing (?:after|to)"
     r"|\bbased on (?:my|our|his|her|their) (?:love|liking) (?:of|for)"
+    # "someone who grew up on X", "looking for the next X"
+    r"|\bgrew up (?:on|with|reading)|\b(?:looking for|searching for|find me) the next"
     r"|\bif (?:you|u|ya) (?:liked|loved|enjoyed))"
     r"(?:\s+(?:the|a|an))?"
 )
 # After the name: "X fans", "X-like", "X-ish", "X vibes", "X, what next?", "Xみたいな",
 # "Xに似た", "X似てる", "X好きにおすすめ", "X読み終わった", "Xの次に読む".
 SIMILAR_AFTER = (
-    rf"(?:{_COMPARISON_AFTER}|'?s?\s+(?:fans?|lovers?|readers?|vibes?|energy)\b"
+    rf"(?:{_COMPARISON_AFTER}|'?s?\s+(?:(?:kinda|sorta|type|style)\s+)?(?:fans?|lovers?|readers?|vibes?|energy)\b"
     r"|[,.!]?\s*(?:so\s+)?what(?:'s| is| should i read| do i read| to read)? next\b"
     r"|の(?:次|後|あと)(?:に|は)?(?:読む|読める|読みたい|読もう|何|なに|おすすめ|オススメ)"
     # 「X以来」「X世代」: since X, grown up with X.
@@ -89,9 +92,9 @@ SIMILAR_AFTER = (
     # 「Xで泣いた人に」「Xに感動した人に」: what X did to the reader.
     r"|(?:で|に)(?:泣いた|泣けた|感動した)(?:人|方)"
     # 「Xのノリが好きな人に」: what the shopper liked about X.
-    r"|(?:の(?:ノリ|のり|雰囲気|感じ|世界観|空気感))?(?:(?:が|を)?大?好き|を読んだ|を?読み(?:終わ|おわ|終え|おえ)(?:った|た|て)"
+    r"|(?:の(?:ノリ|のり|雰囲気|感じ|世界観|空気感))?(?:(?:が|を)?大?好き|を?(?:全巻|全部)?読んだ|を?読み(?:終わ|おわ|終え|おえ|切)(?:った|た|て)"
     r"|を?読了|(?:の)?ファン|を?気に入った|が?刺さった|を卒業した|を?読んで(?:る|いる)(?=人|方)"
-    r"|に(?:ハマ|はま)(?:った|ってる|っている))"
+    r"|に(?:ど)?(?:ハマ|はま)(?:った|ってる|っている|りしてる|りした))"
     r"(?:なら|な|の)?(?:人|方)?(?:に|には|へ|向け)?(?:の)?(?:おすすめ|オススメ)?(?:の)?"
     r"|系の)"
 )
@@ -179,7 +182,7 @@ _COMPARED_IN_WORDS = re.compile(
 _OWN_VOLUMES = re.compile(
     katakana_to_hiragana(
         r"\bbox(?:ed)? ?sets?\b|\b(?:complete|full) (?:set|series|run)\b|\b(?:all|every) (?:the )?volumes?\b"
-        r"|全巻|セット|続き|新刊|何巻|次巻|次の巻"
+        r"|全巻(?!を?読)|セット|続き|新刊|何巻|次巻|次の巻"
     )
 )
 
@@ -230,7 +233,7 @@ SIMILAR_BACK = re.compile(
         r"|\b(?:that|the|this) same\b(?! (?:authors?|creators?|mangaka|writers?|artists?|series|volumes?|vols?"
         r"|editions?|books?|price|format|copy|one|day|time|order|address)\b)"
         r"(?: (?:feel|feeling|vibes?|spirit|spot|kind|sort|type|energy|tone|mood|atmosphere)\b)?"
-        r"|\bmore of (?:that|this|those|the same)\b|\b(?:along|in) (?:those|these|that|a similar) (?:lines|vein)\b"
+        r"|\bmore of (?:that|this|those|the same)\b|\bin (?:that|this|the same) direction\b|\b(?:along|in) (?:those|these|that|a similar) (?:lines|vein)\b"
         # "looking for another emotional school story", "any other wholesome manga?" (but "another
         # volume" is more of X).
         r"|\b(?:another|any other)\b"

@@ -370,6 +370,20 @@ def test_a_name_a_comparison_points_back_at_is_x(
         ("ヒロアカを卒業した息子に次に読ませたい", ("my-hero-academia",)),
         ("呪術廻戦を読んでる人におすすめしたい漫画", ("jujutsu-kaisen",)),
         ("ハイキューの熱さが忘れられない。同じ系統の漫画ある？", ("haikyu",)),
+        ("NARUTOを全巻読んだ息子に次の漫画を", ("naruto",)),
+        ("ワンピースを読み切ったので次を探してます", ("one-piece",)),
+        ("呪術廻戦にどハマりしてる娘へ", ("jujutsu-kaisen",)),
+        # 「X的な」「X路線」「Xレベルの」, "X-adjacent", "X kinda vibes", "closest things to X".
+        ("フリーレン的な漫画ないかな", ("frieren-beyond-journeys-end",)),
+        ("ワンピース路線の漫画", ("one-piece",)),
+        ("進撃の巨人レベルの衝撃作", ("attack-on-titan",)),
+        ("chainsaw man adjacent stuff?", ("chainsaw-man",)),
+        ("berserk kinda vibes", ("berserk",)),
+        ("what are the closest things to vinland saga you sell", ("vinland-saga",)),
+        ("any series comparable with fullmetal alchemist", ("fullmetal-alchemist",)),
+        ("uzumaki was peak, more in that direction?", ("uzumaki",)),
+        ("something for someone who grew up on dragon ball", ("dragon-ball",)),
+        ("looking for the next death note", ("death-note",)),
     ],
 )
 def test_more_ways_of_comparing_with_x(catalog: Catalog, query: str, anchors: tuple[str, ...]) -> None:
@@ -415,6 +429,9 @@ def test_more_ways_of_comparing_with_x(catalog: Catalog, query: str, anchors: tu
         "鬼滅の刃の次は何巻ですか",  # X's next volume
         "呪術廻戦を読んでるけど次の巻はいつ？",
         "ベルセルクの代わりにクレイモアを注文したい",  # an order changed
+        "NARUTOの全巻セットを読みたい",  # the set of X
+        "looking for the next volume of Berserk",
+        "i want the next naruto",  # the next volume, as likely as not
     ],
 )
 def test_asking_for_more_of_x_or_its_author_points_back_at_nothing(catalog: Catalog, query: str) -> None:
