@@ -432,6 +432,7 @@ def test_more_ways_of_comparing_with_x(catalog: Catalog, query: str, anchors: tu
         "NARUTOの全巻セットを読みたい",  # the set of X
         "looking for the next volume of Berserk",
         "i want the next naruto",  # the next volume, as likely as not
+        "フリーレン読んだことある？ｗ",  # a question to the assistant
     ],
 )
 def test_asking_for_more_of_x_or_its_author_points_back_at_nothing(catalog: Catalog, query: str) -> None:
