@@ -340,8 +340,7 @@ class Catalog:
                     cased = phrase in _COMMON_WORDS or phrase in self._cased_names
                     if n == 1 and cased and not (
                         _written_as_name(text, phrase) or self._attributed(hit, norm[words[i][2]:])
-                        or (hit[0] == "series" and _COMPARED_BARE_BEFORE.search(norm[max(0, start - 40):start])
-                            and _CLAUSE_ENDS.match(norm[end:]))
+                        or (hit[0] == "series" and _compared_bare(norm, start, end))
                     ):
                         continue
                     if free(start, end):
@@ -637,6 +636,11 @@ _COMPARED_BARE_BEFORE = re.compile(
     r" (?:like|similar to)|\b(?:fans?|readers?) of|\b(?:loves|loved|likes|liked|enjoyed|adores|adored))\s+$"
 )
 _CLAUSE_ENDS = re.compile(r"\s*(?:[?!.,;:)]|$|(?:but|with|please|pls|plz)\b)")
+
+
+def _compared_bare(norm: str, start: int, end: int) -> bool:
+    """Whether the everyday word at `norm[start:end]` is a title compared with bare (above)."""
+    return bool(_COMPARED_BARE_BEFORE.search(norm[max(0, start - 40):start]) and _CLAUSE_ENDS.match(norm[end:]))
 
 
 def _written_as_name(text: str, word: str) -> bool:

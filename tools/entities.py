@@ -48,7 +48,8 @@ _COMPARISON_BEFORE = (
     r"|\bin the (?:vein|style|spirit) of|\balong the lines of|\bsame (?:vibe|feel|feeling) as|\breminds? me of"
 )
 _COMPARISON_AFTER = (
-    r"(?:-|\s)(?:like|esque|style|ish|adjacent)\b|的な|路線|レベルの|みたいな|みたいの|みたいに|のような|のよう|ような|っぽい"
+    r"(?:-|\s)(?:like|esque|style|ish|adjacent)\b|的な|路線|レベルの"
+    r"|みたいな|みたいの|みたいに|のような|のよう|ような|っぽい"
     r"|(?:に|と)似た|(?:に|と)?似て(?:いる|る)?|と同じような|(?:に|と)近い"
     # 「Xを超える」「X並みに」「Xの代わりになる」: measured against X, or standing in for it.
     r"|を(?:超|越)える|並み(?:に|の)|の代わりになる(?:ような)?"
@@ -92,7 +93,8 @@ SIMILAR_AFTER = (
     # 「Xで泣いた人に」「Xに感動した人に」: what X did to the reader.
     r"|(?:で|に)(?:泣いた|泣けた|感動した)(?:人|方)"
     # 「Xのノリが好きな人に」: what the shopper liked about X.
-    r"|(?:の(?:ノリ|のり|雰囲気|感じ|世界観|空気感))?(?:(?:が|を)?大?好き|を(?:全巻|全部)?読んだ|(?:全巻|全部)読んだ|を?読み(?:終わ|おわ|終え|おえ|切)(?:った|た|て)"
+    r"|(?:の(?:ノリ|のり|雰囲気|感じ|世界観|空気感))?(?:(?:が|を)?大?好き"
+    r"|を(?:全巻|全部)?読んだ|(?:全巻|全部)読んだ|を?読み(?:終わ|おわ|終え|おえ|切)(?:った|た|て)"
     r"|を?読了|(?:の)?ファン|を?気に入った|が?刺さった|を卒業した|を?読んで(?:る|いる)(?=人|方)"
     r"|に(?:ど)?(?:ハマ|はま)(?:った|ってる|っている|りしてる|りした))"
     r"(?:なら|な|の)?(?:人|方)?(?:に|には|へ|向け)?(?:の)?(?:おすすめ|オススメ)?(?:の)?"
@@ -210,7 +212,8 @@ SIMILAR_BACK = re.compile(
         r"(?!\s+(?:(?:by|from|of|did)\b|(?:has|have)\s+(?:<author>|(?:he|she|they)\b)|<author>))"
         # "X, what's similar?", "X is my favourite, what should I read next?", "which shoujo should I
         # surprise her with next?" (but "should I buy the next volume" is more of X).
-        r"|\bwhat(?:'s|s| is| are)? similar\b|\bsimilar\s*[?!.]*\s*$|\bwhat(?:'s|s| is)? next\s*[?!.]*\s*$|\bwhat now\s*[?!.]*\s*$"
+        r"|\bwhat(?:'s|s| is| are)? similar\b|\bsimilar\s*[?!.]*\s*$"
+        r"|\bwhat(?:'s|s| is)? next\s*[?!.]*\s*$|\bwhat now\s*[?!.]*\s*$"
         r"|\bto read next\b"
         # "Death Note was amazing. Recommendations?", "just finished Oshi no Ko. recs?"
         r"|\b(?:any |some |more |other )?(?:recommendations?|recs|suggestions?)"
@@ -233,7 +236,8 @@ SIMILAR_BACK = re.compile(
         r"|\b(?:that|the|this) same\b(?! (?:authors?|creators?|mangaka|writers?|artists?|series|volumes?|vols?"
         r"|editions?|books?|price|format|copy|one|day|time|order|address)\b)"
         r"(?: (?:feel|feeling|vibes?|spirit|spot|kind|sort|type|energy|tone|mood|atmosphere)\b)?"
-        r"|\bmore of (?:that|this|those|the same)\b|\bin (?:that|this|the same) direction\b|\b(?:along|in) (?:those|these|that|a similar) (?:lines|vein)\b"
+        r"|\bmore of (?:that|this|those|the same)\b|\bin (?:that|this|the same) direction\b"
+        r"|\b(?:along|in) (?:those|these|that|a similar) (?:lines|vein)\b"
         # "looking for another emotional school story", "any other wholesome manga?" (but "another
         # volume" is more of X).
         r"|\b(?:another|any other)\b"
