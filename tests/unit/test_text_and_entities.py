@@ -635,3 +635,19 @@ def test_a_work_not_carried_names_its_genres(services, text, genres, excluded):
 )
 def test_a_title_that_is_an_everyday_word_in_kana_is_the_word_in_a_sentence(services, text, named):
     assert [m.key for m in services.catalog.find_names(text)] == named
+
+
+@pytest.mark.parametrize(
+    "text, authors",
+    [
+        # A family name two authors share names the one whose series the message names too.
+        ("what has oda drawn besides one piece", ["Eiichiro Oda"]),
+        ("komi by oda", ["Tomohito Oda"]),
+        ("inoue manga other than slam dunk", ["Takehiko Inoue"]),
+        # Alone, it names neither.
+        ("oda manga", []),
+        ("anything by inoue?", []),
+    ],
+)
+def test_a_shared_family_name_is_the_author_of_the_series_beside_it(services, text, authors):
+    assert extract_entities(text, services.catalog).authors == authors

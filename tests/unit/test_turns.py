@@ -491,6 +491,13 @@ async def test_a_fan_of_x_asking_what_next_is_shown_its_neighbours(runner, messa
     assert series_id not in shown and neighbour in shown[:3], shown
 
 
+async def test_a_shared_family_name_beside_its_series_shows_no_stranger_s_works(runner):
+    # "Oda" is Eiichiro Oda here (One Piece is named), whose only series is the one ruled out: no
+    # card of a search for "what has oda drawn" (Goodnight Punpun, Hyouge Mono …).
+    result = await runner.run("what has oda drawn besides one piece")
+    assert [c.series_id for c in result.products] == []
+
+
 @pytest.mark.parametrize(("message", "series_id"), [
     # "doctor" reads as medical and "学校" as school: filters for a short request, words of the
     # story in a long one. The reranker is not sure of the series, so only the unfiltered shelf
