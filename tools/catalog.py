@@ -178,7 +178,7 @@ class Catalog:
             for w in _WORD.findall(normalize(name))
         } | _COMMON_WORDS | (everyday or frozenset())
         self._cased_names: set[str] = set()
-        # A family name several authors share ("Oda", "Takahashi") names one of them only beside a
+        # A family name several authors share ("Oda", "Inoue") names one of them only beside a
         # series of theirs (`_find_names`).
         self._shared_families = {
             family: frozenset(owners) for family, owners in family_names.items()
@@ -404,11 +404,13 @@ class Catalog:
             latin(self._en_parts)
             japanese(self._ja_parts, self._ja_parts_by_char)
         # "what has oda drawn besides one piece": Eiichiro Oda, not Tomohito Oda.
-        named_authors = {a for m in found if m.kind == "series" for a in self.series[m.key].authors}
-        for word, start, end in words:
-            owners = self._shared_families.get(word, frozenset()) & named_authors
-            if len(owners) == 1 and free(start, end):
-                add("author", next(iter(owners)), start, end)
+        shared = [(w, start, end) for w, start, end in words if w in self._shared_families]
+        if shared:
+            named_authors = {a for m in found if m.kind == "series" for a in self.series[m.key].authors}
+            for word, start, end in shared:
+                owners = self._shared_families[word] & named_authors
+                if len(owners) == 1 and free(start, end):
+                    add("author", next(iter(owners)), start, end)
         found.sort(key=lambda m: m.start)
         return found
 

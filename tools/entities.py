@@ -54,11 +54,11 @@ _COMPARISON_AFTER = (
     # 「Xを超える」「X並みに」「Xの代わりになる」: measured against X, or standing in for it.
     r"|を(?:超|越)える|並み(?:に|の)|の代わりになる(?:ような)?"
 )
-# Quotes a title may stand in between a cue and the name: 「『チェンソーマン』みたいな」, "like 'Berserk'".
-OPEN_QUOTE = r"[\"'「『“‘]"
-CLOSE_QUOTE = r"[\"'」』”’]"
-# A word in brackets after the name, before the cue: 「モンスター（浦沢直樹）みたいな」 (normalised brackets).
-ASIDE = r"(?:\([^()]{1,30}\)\s*)?"
+# What may stand between a cue and the name, the one definition: a quote before the name ("like
+# 'Berserk'", 「『チェンソーマン』みたいな」); after it, a closing quote or a word in brackets
+# (「モンスター（浦沢直樹）みたいな」, brackets normalised).
+CUE_TO_NAME = r"\s*[\"'「『“‘]?\s*"
+NAME_TO_CUE = r"\s*(?:\([^()]{1,30}\)\s*)?[\"'」』”’]?\s*"
 # How much a shopper says they liked X: "I really liked", "we both loved".
 _HOW_MUCH = r"(?:(?:really|absolutely|totally|truly|so|both|all|just|also) )?"
 # Before the name: "like X", "similar to the X", "for fans of X", "if I loved X".
@@ -170,13 +170,13 @@ def _names_author(norm: str, start: int, end: int) -> bool:
 
 _SIMILAR = re.compile(
     katakana_to_hiragana(
-        rf"{SIMILAR_BEFORE}\s*{OPEN_QUOTE}?\s*{_NAME_SLOT}|{_NAME_SLOT}\s*{ASIDE}{CLOSE_QUOTE}?\s*{SIMILAR_AFTER}"
+        rf"{SIMILAR_BEFORE}{CUE_TO_NAME}{_NAME_SLOT}|{_NAME_SLOT}{NAME_TO_CUE}{SIMILAR_AFTER}"
     )
 )
 _COMPARED_IN_WORDS = re.compile(
     katakana_to_hiragana(
-        rf"(?:{_COMPARISON_BEFORE})(?:\s+(?:the|a|an))?\s*{OPEN_QUOTE}?\s*{_NAME_SLOT}"
-        rf"|{_NAME_SLOT}\s*{ASIDE}{CLOSE_QUOTE}?\s*(?:{_COMPARISON_AFTER})"
+        rf"(?:{_COMPARISON_BEFORE})(?:\s+(?:the|a|an))?{CUE_TO_NAME}{_NAME_SLOT}"
+        rf"|{_NAME_SLOT}{NAME_TO_CUE}(?:{_COMPARISON_AFTER})"
     )
 )
 # X's own volumes asked for as a set, or as what comes next of X (a volume number or the latest

@@ -23,14 +23,14 @@ from difflib import SequenceMatcher
 
 from tools.catalog import Catalog, NameMatch
 from tools.entities import (
-    ASIDE, CLOSE_QUOTE, OPEN_QUOTE, OWN_WORKS, SIMILAR_AFTER, SIMILAR_BACK, SIMILAR_BEFORE, Entities,
+    CUE_TO_NAME, NAME_TO_CUE, OWN_WORKS, SIMILAR_AFTER, SIMILAR_BACK, SIMILAR_BEFORE, Entities,
     asks_for_its_volumes, extract_entities,
 )
 from tools.models import Series
 from tools.text import compact, normalize, tokenize
 
-_CUE_BEFORE = re.compile(SIMILAR_BEFORE + rf"\s*{OPEN_QUOTE}?\s*$")
-_CUE_AFTER = re.compile(rf"^\s*{ASIDE}{CLOSE_QUOTE}?\s*" + SIMILAR_AFTER)
+_CUE_BEFORE = re.compile(SIMILAR_BEFORE + CUE_TO_NAME + "$")
+_CUE_AFTER = re.compile("^" + NAME_TO_CUE + SIMILAR_AFTER)
 # What a cue compares against when no catalog name stands there (a misspelt title): the words after
 # an English cue up to a clause break, or the katakana/Latin run before a Japanese one.
 _OBJECT_AFTER_CUE = re.compile(

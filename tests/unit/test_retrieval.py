@@ -184,8 +184,8 @@ def test_unknown_titles_are_reported(services: object) -> None:
 
 @pytest.mark.parametrize("path", sorted((Path(__file__).parents[2] / "evals" / "data").glob("retrieval*.jsonl")),
                          ids=lambda p: p.stem)
-def test_every_labelled_query_set_names_documents_that_exist(path: Path) -> None:
-    catalog = Catalog(REPO_DATA_DIR)
+def test_every_labelled_query_set_names_documents_that_exist(services: object, path: Path) -> None:
+    catalog = services.catalog  # type: ignore[attr-defined]
     sections = {":".join(p.doc_id.split(":")[:3]) for p in load_policies(REPO_DATA_DIR)}
     cases = load_cases(path)
     assert len({c.id for c in cases}) == len(cases)
