@@ -206,8 +206,14 @@ def training_queries(catalog: Catalog, policies: Sequence[PolicySection], seed: 
     return out
 
 
-# Documents a turn retrieves from (volume entries are for `search --filter doc_type=volume`).
-TURN_DOC_TYPES: list[DocType] = ["series", "reviews", "policy"]
+# Documents a turn's own search reads (`nodes.speculative_retrieve`): the prompt's catalog documents
+# and the hits blended into recommendations. A policy question searches the policy sections alone
+# (`tools.definitions.policy_sections`), so a section here would only take a series' place.
+# Volume entries are for `search --filter doc_type=volume`.
+TURN_DOC_TYPES: list[DocType] = ["series", "reviews"]
+# The reranker learns on lists that mix every kind a search may return (`mangaassist search` with no
+# filter), so it also weighs a policy section against series.
+TRAINING_DOC_TYPES: list[DocType] = ["series", "reviews", "policy"]
 TRAINING_QUERIES = 700
 
 
@@ -226,11 +232,10 @@ async def train(
     """Search every training query on the live index and fit the reranker on its top-10 pairs."""
     queries = training_sample(training_queries(catalog, policies))
     vectors = await asyncio.to_thread(embedder.embed_queries, [q.query for q in queries])
-    filters = SearchFilters(doc_types=TURN_DOC_TYPES)
     rows: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     for q, vec in zip(queries, vectors, strict=True):
-        searched = filters.model_copy(update={"language": q.language})
+        searched = SearchFilters(doc_types=TRAINING_DOC_TYPES, language=q.language)
         hits = await backend.search(q.query, vec, RERANK_DEPTH, searched)
         y = np.array([target_of(h) in q.targets for h in hits], dtype=np.int8)
         # A list with no relevant candidate, or nothing else, teaches nothing about ordering.

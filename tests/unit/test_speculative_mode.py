@@ -175,3 +175,16 @@ def test_the_intents_reading_the_search_are_the_ones_whose_prompt_shows_its_docu
     from nodes.plan_tools import RETRIEVAL_INTENTS, SEARCH_INTENTS
 
     assert set(_DOC_TYPES_BY_INTENT) == SEARCH_INTENTS <= RETRIEVAL_INTENTS
+
+
+async def test_the_turn_s_search_holds_only_the_documents_its_readers_show(warm_retrieval):
+    from nodes.assemble_prompt import _DOC_TYPES_BY_INTENT
+
+    # A policy question searches the policy sections alone (`lookup_policy`): a section in the
+    # turn's own search would only take the place of a series the answer can show. This story's
+    # words ("no matter what happens") had ranked the pre-order and payment sections among its hits.
+    shown = {kind for kinds in _DOC_TYPES_BY_INTENT.values() for kind in kinds}
+    compiled = graph.builder.builder.compile(checkpointer=InMemorySaver())
+    _, state = await _turn(compiled, "mc literally cannot die no matter what happens to him")
+    hits = state["retrieval"]["hits"]
+    assert hits and {h["doc_type"] for h in hits} <= shown, [h["doc_id"] for h in hits]
