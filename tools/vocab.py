@@ -171,6 +171,9 @@ STORY_KIND_WORDS: dict[str, tuple[str, ...]] = {
         "man eating", "flesh-eating", "人を食べる", "人を食う", "人間を食べる", "人間を食う", "人食い",
     ),
     "contract marriage, 契約結婚": ("marriage of convenience", "fake marriage", "偽装結婚"),
+    # A heroine's age in a shopper's numbers ("women in their late 20s", "around 30", 「アラサー」).
+    "twenties, 20代": ("20s", "twenty-something", "twentysomething", "20-something", "20代"),
+    "thirties, アラサー": ("30s", "thirty-something", "thirtysomething", "30-something", "around 30", "30代", "アラサー"),
     "retired hitman, 引退した殺し屋": (
         "former assassin", "ex-assassin", "retired assassin", "former hitman", "ex-hitman", "retired hitman",
         "元殺し屋", "元暗殺者",

@@ -383,6 +383,20 @@ async def test_demographic_recommendation(runner, services):
 
 
 @pytest.mark.parametrize(
+    "message",
+    ["relatable manga about women in their late 20s / 30s and their messy love lives",
+     "josei about women in their late 20s/30s with a disastrous love life",
+     "30代の独身女性の恋愛漫画"],
+)
+async def test_a_heroines_age_in_numbers_finds_the_entries_that_give_it_in_words(runner, services, message):
+    # The entries say "twenties" and "thirties" (「20代」「アラサー」), not "30s" or 「30代」: the
+    # first had shown Wotakoi, Princess Jellyfish and Blue Period (`STORY_KIND_WORDS`).
+    result = await runner.run(message)
+    top = [services.catalog.series[c.series_id] for c in result.products[:3]]
+    assert sum(bool({"twenties", "thirties"} & set(s.themes)) for s in top) >= 2
+
+
+@pytest.mark.parametrize(
     "message", ["manga for my 8 year old son", "8歳の息子に読ませたい漫画", "小3の娘に読ませたい漫画", "for my 2nd grader"]
 )
 async def test_a_young_readers_age_picks_childrens_manga(runner, services, message):
