@@ -38,7 +38,7 @@ from tools.search_backend import (
     SearchHit,
 )
 from tools.text import describes_a_story, detect_language, tokenize
-from tools.vocab import GENRES
+from tools.vocab import GENRES, story_kind_expanded
 
 RERANK_DEPTH = 10
 
@@ -121,7 +121,9 @@ class Reranker:
 def pair_features(query: str, hits: Sequence[SearchHit], catalog: Catalog) -> np.ndarray:
     """The feature matrix of `FEATURES` for `query` against each of `hits`."""
     ents = extract_entities(query, catalog)
-    query_terms = frozenset(tokenize(query))
+    # A kind of story told in a shopper's words names the catalog's theme for it too ("a creature
+    # from japanese folklore": yokai), as the lexical leg searches it.
+    query_terms = frozenset(tokenize(story_kind_expanded(query)))
     language = detect_language(query)
     named_series = set(ents.series_ids)
     named_authors = set(ents.authors)

@@ -49,7 +49,7 @@ from tools.similar import (
     spelled_like,
 )
 from tools.text import KANJI, detect_language, normalize, tokenize, words_pattern
-from tools.vocab import ABROAD_TERMS, ABROAD_WORDS, GENRES, REQUEST_TERMS, STORY_KIND_WORDS
+from tools.vocab import ABROAD_TERMS, ABROAD_WORDS, GENRES, REQUEST_TERMS, STORY_KINDS, story_kind_expanded
 
 __all__ = ["IndexMismatch", "Retriever", "SearchFilters", "SearchHit", "make_backend", "open_retriever"]
 
@@ -466,7 +466,7 @@ class Retriever:
             terms = tokenize(word)
             # Every bigram of a name in some document is necessary for the name to be there at all.
             if (terms and any(t not in self.vocabulary for t in terms) and _name_like(query, word)
-                    and not any(pattern.fullmatch(word) for _, pattern in _STORY_KINDS)
+                    and not any(pattern.fullmatch(word) for _, pattern in STORY_KINDS)
                     and not word.endswith(_KIND_KATAKANA) and not word.startswith(_KIND_KATAKANA)):
                 unknown.append(word)
         return unknown
@@ -501,21 +501,10 @@ def with_leg_leaders(hits: list[SearchHit], guests: Sequence[SearchHit] = ()) ->
 
 
 _ABROAD = words_pattern(ABROAD_WORDS)
-_STORY_KINDS = [(catalog_words, words_pattern(words)) for catalog_words, words in STORY_KIND_WORDS.items()]
 # A kind of story in katakana, alone or in a compound: 「パニックホラー」「ダークファンタジー」 are no titles.
 _KIND_KATAKANA = tuple(
     w for _, words in GENRES.values() for w in words if len(w) >= 3 and all("\u30a0" <= c <= "\u30ff" for c in w)
 )
-
-
-def story_kind_expanded(query: str) -> str:
-    """The query with the catalog's words for each kind of story it names in a shopper's words.
-
-    "any lgbtq manga?" also searches "transgender", "gender identity", "boys' love".
-    """
-    norm = normalize(query)
-    added = [words for words, pattern in _STORY_KINDS if pattern.search(norm)]
-    return ", ".join([query, *added])
 
 
 def abroad_expanded(query: str, language: str | None) -> str:

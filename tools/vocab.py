@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools.text import tokenize
+from tools.text import normalize, tokenize, words_pattern
 
 # genre -> (Japanese display label, words that ask for it). Words are matched on normalised text;
 # English words at word boundaries, Japanese ones as substrings (katakana folded to hiragana).
@@ -171,6 +171,9 @@ STORY_KIND_WORDS: dict[str, tuple[str, ...]] = {
         "man eating", "flesh-eating", "人を食べる", "人を食う", "人間を食べる", "人間を食う", "人食い",
     ),
     "contract marriage, 契約結婚": ("marriage of convenience", "fake marriage", "偽装結婚"),
+    # Japan's folklore creatures, which the entries call yokai (「あやかし」「物の怪」 in Japanese).
+    "yokai, 妖怪": ("folklore", "folklore creature", "folklore creatures", "japanese spirits", "japanese demons",
+                   "あやかし", "物の怪", "もののけ"),
     # A heroine's age in a shopper's numbers ("women in their late 20s", "around 30", 「アラサー」).
     "twenties, 20代": ("20s", "twenty-something", "twentysomething", "20-something", "20代"),
     "thirties, アラサー": ("30s", "thirty-something", "thirtysomething", "30-something", "around 30", "30代", "アラサー"),
@@ -179,6 +182,19 @@ STORY_KIND_WORDS: dict[str, tuple[str, ...]] = {
         "元殺し屋", "元暗殺者",
     ),
 }
+
+STORY_KINDS = [(catalog_words, words_pattern(words)) for catalog_words, words in STORY_KIND_WORDS.items()]
+
+
+def story_kind_expanded(query: str) -> str:
+    """The query with the catalog's words for each kind of story it names in a shopper's words.
+
+    "any lgbtq manga?" also searches "transgender", "gender identity", "boys' love".
+    """
+    norm = normalize(query)
+    added = [words for words, pattern in STORY_KINDS if pattern.search(norm)]
+    return ", ".join([query, *added])
+
 
 # Terms (`tools.text.tokenize`'s) of asking for a title rather than saying what it is
 # about: "do you carry X", "is X in stock", "is X finished?", "X vol 3 price", "Xの新刊",

@@ -156,6 +156,21 @@ async def test_a_theme_named_in_the_query_lifts_the_series_with_that_theme(servi
     assert retrieval.reranker.model.coef[list(retrieval.reranker.model.features).index("theme_named")] > 0
 
 
+@pytest.mark.parametrize("query", ["a romance with a creature from japanese folklore", "あやかしと人間の恋の話"])
+async def test_a_kind_of_story_in_the_shoppers_words_names_the_catalogs_theme_to_the_reranker(
+    services: object, query: str
+) -> None:
+    # The lexical leg searches the catalog's word for it (`STORY_KIND_WORDS`: yokai); the reranker's
+    # theme feature must read the same words, or it weighs the yokai stories found as unthemed.
+    catalog = services.catalog  # type: ignore[attr-defined]
+    retrieval = services.retrieval  # type: ignore[attr-defined]
+    themed = {s.series_id for s in catalog.series.values() if "yokai" in s.themes}
+    hits = await retrieval.search(query, RERANK_DEPTH, SearchFilters(doc_types=["series"]), rerank=False)
+    named = retrieval.reranker.features(query, hits)[:, list(retrieval.reranker.model.features).index("theme_named")]
+    assert any(h.series_id in themed for h in hits)
+    assert all(v == 1.0 for h, v in zip(hits, named, strict=True) if h.series_id in themed)
+
+
 async def test_hits_are_reranked_with_their_leg_scores(services: object) -> None:
     retriever = services.retrieval  # type: ignore[attr-defined]
     assert retriever.reranker is not None

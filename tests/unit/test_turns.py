@@ -46,7 +46,8 @@ async def test_a_kind_of_story_named_in_a_shoppers_words_finds_the_catalogs(runn
      ("a swordsman who can't die however often he is cut down", "immortality"),
      ("an ex-assassin who runs a shop now", "retired hitman"),
      ("manga about a man raising a little boy", "single father"),
-     ("someone changing the past to stop a friend's death", "time travel")],
+     ("someone changing the past to stop a friend's death", "time travel"),
+     ("a romance with a boy from japanese folklore", "yokai")],
 )
 async def test_a_subject_told_in_the_shoppers_words_finds_the_catalogs_theme(runner, services, message, theme):
     # 「義理の兄」「不良」 share no word with the entries' 「義理のきょうだい」「ヤンキー」 (`STORY_KIND_WORDS`).
