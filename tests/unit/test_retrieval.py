@@ -55,9 +55,9 @@ async def test_shipped_index_finds_the_answer_in_the_top_three(services: object,
 
 async def test_a_search_of_every_kind_of_document_weighs_policy_sections_against_series(services: object) -> None:
     # `mangaassist search` with no filter: the reranker learned on such mixed lists.
-    hits = await services.retrieval.search("返品の送料は誰が払うの", 10, SearchFilters(doc_types=TRAINING_DOC_TYPES))  # type: ignore[attr-defined]
+    every_kind = SearchFilters(doc_types=TRAINING_DOC_TYPES)
+    hits = await services.retrieval.search("返品の送料は誰が払うの", 10, every_kind)  # type: ignore[attr-defined]
     assert "policy:returns:5" in list(dict.fromkeys(target_of(h) for h in hits))[:3]
-
 
 
 @pytest.mark.parametrize(
@@ -166,7 +166,8 @@ async def test_a_kind_of_story_in_the_shoppers_words_names_the_catalogs_theme_to
     retrieval = services.retrieval  # type: ignore[attr-defined]
     themed = {s.series_id for s in catalog.series.values() if "yokai" in s.themes}
     hits = await retrieval.search(query, RERANK_DEPTH, SearchFilters(doc_types=["series"]), rerank=False)
-    named = retrieval.reranker.features(query, hits)[:, list(retrieval.reranker.model.features).index("theme_named")]
+    column = list(retrieval.reranker.model.features).index("theme_named")
+    named = retrieval.reranker.features(query, hits)[:, column]
     assert any(h.series_id in themed for h in hits)
     assert all(v == 1.0 for h, v in zip(hits, named, strict=True) if h.series_id in themed)
 
