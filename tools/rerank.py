@@ -213,8 +213,8 @@ def training_queries(catalog: Catalog, policies: Sequence[PolicySection], seed: 
 # (`tools.definitions.policy_sections`), so a section here would only take a series' place.
 # Volume entries are for `search --filter doc_type=volume`.
 TURN_DOC_TYPES: list[DocType] = ["series", "reviews"]
-# The reranker learns on lists that mix every kind a search may return (`mangaassist search` with no
-# filter), so it also weighs a policy section against series.
+# The reranker learns on lists that mix series entries, reviews and policy sections, as a search
+# with no filter (`mangaassist search`) may, so it also weighs a policy section against series.
 TRAINING_DOC_TYPES: list[DocType] = ["series", "reviews", "policy"]
 TRAINING_QUERIES = 700
 

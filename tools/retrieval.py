@@ -49,7 +49,7 @@ from tools.similar import (
     spelled_like,
 )
 from tools.text import KANJI, detect_language, normalize, tokenize, words_pattern
-from tools.vocab import ABROAD_TERMS, ABROAD_WORDS, GENRES, REQUEST_TERMS, STORY_KINDS, story_kind_expanded
+from tools.vocab import ABROAD_TERMS, ABROAD_WORDS, GENRES, REQUEST_TERMS, STORY_KINDS, story_kinds
 
 __all__ = ["IndexMismatch", "Retriever", "SearchFilters", "SearchHit", "make_backend", "open_retriever"]
 
@@ -306,7 +306,7 @@ class Retriever:
         guy who drew Death Note" finds Bakuman).
         """
         # A young reader's age is no term ("my 8 year old" is no "8" of Kaiju No. 8).
-        lexical = story_kind_expanded(READER_AGE.sub(" ", normalize(query)))
+        lexical = ", ".join([READER_AGE.sub(" ", normalize(query)), *story_kinds(query)])
         if self.catalog is None:
             return lexical
         # Read from the message itself: the reading is remembered per text (routing has it already).

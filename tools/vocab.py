@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from tools.text import normalize, tokenize, words_pattern
 
 # genre -> (Japanese display label, words that ask for it). Words are matched on normalised text;
@@ -186,14 +188,20 @@ STORY_KIND_WORDS: dict[str, tuple[str, ...]] = {
 STORY_KINDS = [(catalog_words, words_pattern(words)) for catalog_words, words in STORY_KIND_WORDS.items()]
 
 
-def story_kind_expanded(query: str) -> str:
-    """The query with the catalog's words for each kind of story it names in a shopper's words.
+@functools.lru_cache(maxsize=1024)
+def story_kinds(query: str) -> tuple[str, ...]:
+    """The catalog's words for each kind of story the query names in a shopper's words.
 
-    "any lgbtq manga?" also searches "transgender", "gender identity", "boys' love".
+    "any lgbtq manga?": "transgender", "gender identity", "boys' love". Remembered per text: a
+    search reads them for its lexical leg and again for the reranker's theme feature.
     """
     norm = normalize(query)
-    added = [words for words, pattern in STORY_KINDS if pattern.search(norm)]
-    return ", ".join([query, *added])
+    return tuple(words for words, pattern in STORY_KINDS if pattern.search(norm))
+
+
+def story_kind_expanded(query: str) -> str:
+    """The query with the catalog's words for each kind of story it names (`story_kinds`)."""
+    return ", ".join([query, *story_kinds(query)])
 
 
 # Terms (`tools.text.tokenize`'s) of asking for a title rather than saying what it is
