@@ -556,6 +556,11 @@ class Catalog:
             for sid, s in self.series.items()
         }
 
+    @functools.cached_property
+    def theme_vocabulary(self) -> frozenset[str]:
+        """Every lexical term of any series' themes, in English or Japanese."""
+        return frozenset(t for themes in self._theme_terms.values() for terms in themes for t in terms)
+
     def theme_named(self, series_id: str, query_terms: frozenset[str]) -> float:
         """How fully a query (its lexical terms) names one of the series' themes, in English or
         Japanese: the largest share of one theme's terms the query holds."""

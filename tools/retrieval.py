@@ -302,8 +302,9 @@ class Retriever:
         """The words the lexical leg searches.
 
         The query's, the catalog's words for a kind of story the query names otherwise ("bl" for
-        "boys' love"), and the names of the authors a series named for its author stands for ("the
-        guy who drew Death Note" finds Bakuman).
+        "boys' love"), the genre every entry lists for a kind named in a plain or mood word ("scary":
+        horror, 「ゆるく笑える」: コメディ), and the names of the authors a series named for its author
+        stands for ("the guy who drew Death Note" finds Bakuman).
         """
         # A young reader's age is no term ("my 8 year old" is no "8" of Kaiju No. 8).
         lexical = ", ".join([READER_AGE.sub(" ", normalize(query)), *story_kinds(query)])
@@ -311,6 +312,19 @@ class Retriever:
             return lexical
         # Read from the message itself: the reading is remembered per text (routing has it already).
         ents = extract_entities(query, self.catalog)
+        terms = set(tokenize(lexical))
+        ja = detect_language(query) == "ja"
+        themes = self.catalog.theme_vocabulary
+        genres = []
+        for genre in ents.genres:
+            name = GENRES[genre][0] if ja else genre
+            cues = [c for word in GENRES[genre][1] if (c := set(tokenize(word))) and c <= terms]
+            # A word the entries use for a subject ("yakuza", "demons", 「魔法」) finds its stories
+            # itself: the whole genre would only widen it (Devilman over Dead Dead Demons).
+            if cues and not set(tokenize(name)) <= terms and not any(c <= themes for c in cues):
+                genres.append(name)
+        if genres:
+            lexical = f"{lexical}, {' '.join(genres)}"
         return f"{lexical} {' '.join(ents.authors)}" if ents.author_of else lexical
 
     async def _similar(self, query: str, catalog: Catalog, interest: Interest | None = None) -> SimilarRequest | None:

@@ -172,6 +172,30 @@ async def test_a_kind_of_story_in_the_shoppers_words_names_the_catalogs_theme_to
     assert all(v == 1.0 for h, v in zip(hits, named, strict=True) if h.series_id in themed)
 
 
+@pytest.mark.parametrize(("query", "genre"), [("scary stories set in a school", "horror"), ("ゆるく笑える日常系の漫画", "comedy")])
+async def test_a_plain_word_for_a_kind_of_story_also_searches_the_genre_the_entries_list(
+    services: object, query: str, genre: str
+) -> None:
+    # "scary" is no word of the entries, which say "horror": Prison School and Honey So Sweet (school
+    # stories) had come first, and Goodnight Punpun among the light comedies.
+    catalog = services.catalog  # type: ignore[attr-defined]
+    hits = await services.retrieval.search(query, 10, TURN)  # type: ignore[attr-defined]
+    top = list(dict.fromkeys(h.series_id for h in hits))[:3]
+    assert len(top) == 3 and all(genre in catalog.series[s].genres for s in top)
+
+
+async def test_a_word_the_entries_use_for_a_subject_is_searched_as_itself(services: object) -> None:
+    # Its genre would widen it: "demons" is a supernatural word, "魔法" a fantasy one, and the whole
+    # genre had lifted Devilman over Dead Dead Demons, and Witch Hat Atelier over the magical girls.
+    catalog = services.catalog  # type: ignore[attr-defined]
+    retrieval = services.retrieval  # type: ignore[attr-defined]
+    hits = await retrieval.search("dead dead demons manga", 3, TURN)
+    assert hits[0].series_id == "dead-dead-demons-dededede-destruction"
+    hits = await retrieval.search("魔法少女もの", 10, TURN)
+    top = list(dict.fromkeys(h.series_id for h in hits))[:3]
+    assert sum("magical girl" in catalog.series[s].themes for s in top) >= 2
+
+
 async def test_hits_are_reranked_with_their_leg_scores(services: object) -> None:
     retriever = services.retrieval  # type: ignore[attr-defined]
     assert retriever.reranker is not None
