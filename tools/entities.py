@@ -111,7 +111,8 @@ _NAME_SLOT = r"<(?:title|author)>"
 # kinds of story alike).
 _RULING_OUT_BEFORE = (
     r"\bnot|\bexcept(?: for)?|\bother than|\bbesides|\bapart from|\bexcluding|\banything but"
-    r"|\brather than|\binstead of|\bnot a fan of|\bnot into|\b(?:don'?t|do not|didn'?t|did not) (?:like|enjoy|want)"
+    r"|\brather than|\binstead of|\bnot (?:really )?(?:a )?(?:big |huge |real )?fan of|\bnot into"
+    r"|\b(?:don'?t|do not|didn'?t|did not) (?:like|enjoy|want)"
     r"|\bhated?|\btired of|\bsick of"
 )
 _RULING_OUT_AFTER = r"以外|じゃない|じゃなく|ではなく|ではない|を除いて|を除く|は除いて|は除く"
@@ -548,8 +549,15 @@ def _genres_of(about: str) -> tuple[str, ...]:
 # right before or right after the genre word, like a name ruled out.
 _GENRE_EXCLUDED_BEFORE = re.compile(
     rf"(?:{_RULING_OUT_BEFORE}"
-    r"|\bisn'?t|\baren'?t|(?<!there )\bno|\bnon-?|\bwithout|\bnothing|\bavoid(?:ing)?)"
-    r"(?:\s+(?:the|a|an|any|too much|much|more|kind of|type of|sort of))?\s*$"
+    r"|\bisn'?t|\baren'?t|(?<!there )(?<!there's )(?<!theres )\bno|\bnon-?|\bwithout|\bnothing|\bavoid(?:ing)?)"
+    # An article, then up to two words: one of a list or a word that says which ("no zombies or
+    # fighting", "no big fights", "not a serious crime drama"), but none that starts a clause of its
+    # own ("not sure maybe horror", "no idea what horror to read", "not only romance but action").
+    # More would reach into a story told: "a man with no memory hunts down magic users".
+    r"(?:\s+(?:the|a|an|any))?"
+    r"(?:\s+(?!(?:and|but|just|only|also|matter|sure|idea|clue|one|what|which|who|that|than|if|so"
+    r"|because|when|i|i'?m|im|you|we|it|is|are|was|be|to|want|like|love|need|please|maybe)\b)"
+    r"[a-z][a-z'-]*){0,2}\s*$"
 )
 _GENRE_EXCLUDED_AFTER = re.compile(
     katakana_to_hiragana(

@@ -99,7 +99,10 @@ async def test_an_author_ruled_out_is_not_recommended(runner, services, message)
     ("message", "wanted", "ruled_out"),
     [("yakuza manga, the gritty kind not comedy", "crime", "comedy"),
      ("recommend fantasy manga with no romance", "fantasy", "romance"),
-     ("恋愛要素なしのファンタジー漫画", "fantasy", "romance")],
+     ("恋愛要素なしのファンタジー漫画", "fantasy", "romance"),
+     # A list ruled out at once, or a word or two between ("no big fights").
+     ("post-apocalyptic manga, no zombies or fighting", "post-apocalyptic", "action"),
+     ("a fantasy series without any romance or comedy", "fantasy", "comedy")],
 )
 async def test_a_kind_of_story_ruled_out_is_not_shown(runner, services, message, wanted, ruled_out):
     result = await runner.run(message)
