@@ -549,7 +549,8 @@ def _genres_of(about: str) -> tuple[str, ...]:
 # right before or right after the genre word, like a name ruled out.
 _GENRE_EXCLUDED_BEFORE = re.compile(
     rf"(?:{_RULING_OUT_BEFORE}"
-    r"|\bisn'?t|\baren'?t|(?<!there )(?<!there's )(?<!theres )\bno|\bnon-?|\bwithout|\bnothing|\bavoid(?:ing)?)"
+    r"|\bisn'?t|\baren'?t|(?<!there )(?<!there's )(?<!theres )\bno|\bnon-?|\bwithout|\bnothing"
+    r"|\bavoid(?:ing)?)"
     # An article, then up to two words: one of a list or a word that says which ("no zombies or
     # fighting", "no big fights", "not a serious crime drama"), but none that starts a clause of its
     # own ("not sure maybe horror", "no idea what horror to read", "not only romance but action").

@@ -49,7 +49,15 @@ from tools.similar import (
     spelled_like,
 )
 from tools.text import KANJI, detect_language, normalize, tokenize, words_pattern
-from tools.vocab import ABROAD_TERMS, ABROAD_WORDS, GENRES, REQUEST_TERMS, STORY_KINDS, story_kinds
+from tools.vocab import (
+    ABROAD_TERMS,
+    ABROAD_WORDS,
+    GENRE_TERMS,
+    GENRES,
+    REQUEST_TERMS,
+    STORY_KINDS,
+    story_kinds,
+)
 
 __all__ = ["IndexMismatch", "Retriever", "SearchFilters", "SearchHit", "make_backend", "open_retriever"]
 
@@ -312,20 +320,28 @@ class Retriever:
             return lexical
         # Read from the message itself: the reading is remembered per text (routing has it already).
         ents = extract_entities(query, self.catalog)
-        terms = set(tokenize(lexical))
-        ja = detect_language(query) == "ja"
-        themes = self.catalog.theme_vocabulary
-        genres = []
-        for genre in ents.genres:
-            name = GENRES[genre][0] if ja else genre
-            cues = [c for word in GENRES[genre][1] if (c := set(tokenize(word))) and c <= terms]
-            # A word the entries use for a subject ("yakuza", "demons", 「魔法」) finds its stories
-            # itself: the whole genre would only widen it (Devilman over Dead Dead Demons).
-            if cues and not set(tokenize(name)) <= terms and not any(c <= themes for c in cues):
-                genres.append(name)
-        if genres:
+        if genres := self._genre_words(query, lexical, ents.genres):
             lexical = f"{lexical}, {' '.join(genres)}"
         return f"{lexical} {' '.join(ents.authors)}" if ents.author_of else lexical
+
+    def _genre_words(self, query: str, lexical: str, named: list[str]) -> list[str]:
+        """The catalog's own word for each genre the query names in another word ("scary": horror)."""
+        if not named:
+            return []
+        assert self.catalog is not None
+        terms = frozenset(tokenize(lexical))
+        ja = detect_language(query) == "ja"
+        out = []
+        for genre in named:
+            en_name, ja_name, words = GENRE_TERMS[genre]
+            cues = [c for c in words if c <= terms]
+            # A word the entries use for a subject ("yakuza", "demons", 「魔法」) finds its stories
+            # itself: the whole genre would only widen it (Devilman over Dead Dead Demons).
+            if cues and not (ja_name if ja else en_name) <= terms and not any(
+                c <= self.catalog.theme_vocabulary for c in cues
+            ):
+                out.append(GENRES[genre][0] if ja else genre)
+        return out
 
     async def _similar(self, query: str, catalog: Catalog, interest: Interest | None = None) -> SimilarRequest | None:
         """The "like X" reading of `query`, with an X the name look-up missed resolved from its span.

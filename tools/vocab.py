@@ -52,6 +52,15 @@ GENRES: dict[str, tuple[str, tuple[str, ...]]] = {
                               "人類滅亡", "文明崩壊", "滅んだ世界", "滅びた世界")),
 }
 
+# Each genre's own word as lexical terms (English, Japanese), and its words' terms one set per word.
+GENRE_TERMS: dict[str, tuple[frozenset[str], frozenset[str], tuple[frozenset[str], ...]]] = {
+    genre: (
+        frozenset(tokenize(genre)), frozenset(tokenize(ja)),
+        tuple(terms for word in words if (terms := frozenset(tokenize(word)))),
+    )
+    for genre, (ja, words) in GENRES.items()
+}
+
 # Everyday words one letter from a genre word: read as themselves, never as a misspelt genre
 # ("looking for ..." is no "cooking", "boring" no "boxing", "a defective copy" no "detective").
 NOT_MISSPELT_GENRES = frozenset({
