@@ -188,6 +188,8 @@ STORY_KIND_WORDS: dict[str, tuple[str, ...]] = {
     # A heroine's age in a shopper's numbers ("women in their late 20s", "around 30", 「アラサー」).
     "twenties, 20代": ("20s", "twenty-something", "twentysomething", "20-something", "20代"),
     "thirties, アラサー": ("30s", "thirty-something", "thirtysomething", "30-something", "around 30", "30代", "アラサー"),
+    # Who acts, in the entries' word for what they do.
+    "acting, 演技": ("actress", "actresses", "actor", "actors", "女優", "俳優", "役者"),
     "retired hitman, 引退した殺し屋": (
         "former assassin", "ex-assassin", "retired assassin", "former hitman", "ex-hitman", "retired hitman",
         "元殺し屋", "元暗殺者",

@@ -47,7 +47,8 @@ async def test_a_kind_of_story_named_in_a_shoppers_words_finds_the_catalogs(runn
      ("an ex-assassin who runs a shop now", "retired hitman"),
      ("manga about a man raising a little boy", "single father"),
      ("someone changing the past to stop a friend's death", "time travel"),
-     ("a romance with a boy from japanese folklore", "yokai")],
+     ("a romance with a boy from japanese folklore", "yokai"),
+     ("a story about a young actress", "acting"), ("俳優が主人公の漫画", "acting")],
 )
 async def test_a_subject_told_in_the_shoppers_words_finds_the_catalogs_theme(runner, services, message, theme):
     # 「義理の兄」「不良」 share no word with the entries' 「義理のきょうだい」「ヤンキー」 (`STORY_KIND_WORDS`).
