@@ -188,6 +188,20 @@ STORY_KIND_WORDS: dict[str, tuple[str, ...]] = {
     # A heroine's age in a shopper's numbers ("women in their late 20s", "around 30", 「アラサー」).
     "twenties, 20代": ("20s", "twenty-something", "twentysomething", "20-something", "20代"),
     "thirties, アラサー": ("30s", "thirty-something", "thirtysomething", "30-something", "around 30", "30代", "アラサー"),
+    # Any disability, for the particular ones the entries name (「障がい」 is 「障害」 in other script).
+    "disability, 障害, wheelchair user, 車椅子, deafness, 聴覚障害": (
+        "disabled", "disabilities", "handicap", "handicapped", "障がい", "障碍", "身体障害",
+    ),
+    # A fan heroine, in the entries' words for her.
+    "fujoshi, otaku women, 腐女子, オタク女子": (
+        "fangirl", "fangirls", "otaku girl", "otaku girls", "otaku woman", "otaku heroine", "女オタク",
+        "オタクな女の子", "オタクの女の子",
+    ),
+    # The maker of Mario, Kirby and Splatoon, whose entries say "video game".
+    "video game, ゲーム原作": (
+        "nintendo", "based on a game", "based on games", "based on video games", "video game manga",
+        "任天堂", "ゲームが原作", "ゲームの漫画",
+    ),
     # Who acts, in the entries' word for what they do.
     "acting, 演技": ("actress", "actresses", "actor", "actors", "女優", "俳優", "役者"),
     "retired hitman, 引退した殺し屋": (
