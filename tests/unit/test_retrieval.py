@@ -172,7 +172,9 @@ async def test_a_kind_of_story_in_the_shoppers_words_names_the_catalogs_theme_to
     assert all(v == 1.0 for h, v in zip(hits, named, strict=True) if h.series_id in themed)
 
 
-@pytest.mark.parametrize(("query", "genre"), [("scary stories set in a school", "horror"), ("ゆるく笑える日常系の漫画", "comedy")])
+@pytest.mark.parametrize(
+    ("query", "genre"), [("scary stories set in a school", "horror"), ("ゆるく笑える日常系の漫画", "comedy")]
+)
 async def test_a_plain_word_for_a_kind_of_story_also_searches_the_genre_the_entries_list(
     services: object, query: str, genre: str
 ) -> None:

@@ -49,8 +49,10 @@ async def test_a_kind_of_story_named_in_a_shoppers_words_finds_the_catalogs(runn
      ("someone changing the past to stop a friend's death", "time travel"),
      ("a romance with a boy from japanese folklore", "yokai"),
      ("a story about a young actress", "acting"), ("俳優が主人公の漫画", "acting"),
-     ("a love story with a disabled heroine", "disability"), ("障がいのある人が出てくる漫画", "disability"),
-     ("manga for a kid who loves nintendo", "video game"), ("romance manga with a fangirl heroine", "fujoshi")],
+     ("a love story with a disabled heroine", "disability"),
+     ("障がいのある人が出てくる漫画", "disability"),
+     ("manga for a kid who loves nintendo", "video game"),
+     ("romance manga with a fangirl heroine", "fujoshi")],
 )
 async def test_a_subject_told_in_the_shoppers_words_finds_the_catalogs_theme(runner, services, message, theme):
     # 「義理の兄」「不良」 share no word with the entries' 「義理のきょうだい」「ヤンキー」 (`STORY_KIND_WORDS`).
