@@ -48,7 +48,7 @@ from tools.similar import (
     parse_similar,
     spelled_like,
 )
-from tools.text import KANJI, detect_language, normalize, tokenize, words_pattern
+from tools.text import KANJI, detect_language, normalize, singular, tokenize, words_pattern
 from tools.vocab import (
     ABROAD_TERMS,
     ABROAD_WORDS,
@@ -497,6 +497,7 @@ class Retriever:
             # Every bigram of a name in some document is necessary for the name to be there at all.
             if (terms and any(t not in self.vocabulary for t in terms) and _name_like(query, word)
                     and not any(pattern.fullmatch(word) for _, pattern in STORY_KINDS)
+                    and word not in _KIND_WORDS and singular(word) not in _KIND_WORDS
                     and not word.endswith(_KIND_KATAKANA) and not word.startswith(_KIND_KATAKANA)):
                 unknown.append(word)
         return unknown
@@ -535,6 +536,8 @@ _ABROAD = words_pattern(ABROAD_WORDS)
 _KIND_KATAKANA = tuple(
     w for _, words in GENRES.values() for w in words if len(w) >= 3 and all("\u30a0" <= c <= "\u30ff" for c in w)
 )
+# A genre word no entry uses ("romcom", "romcoms") is a kind of story asked for, no title.
+_KIND_WORDS = frozenset(w for _, words in GENRES.values() for w in words)
 
 
 def abroad_expanded(query: str, language: str | None) -> str:

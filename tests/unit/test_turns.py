@@ -379,6 +379,16 @@ async def test_a_word_the_catalog_never_uses_beside_a_subject_is_no_missing_titl
     }
 
 
+@pytest.mark.parametrize("message", ["romcoms with a tsundere", "a romcom about a fangirl"])
+async def test_a_genre_word_no_entry_uses_is_no_missing_title(runner, services, message):
+    # No document says "romcom" (the entries say romance and comedy): the message had been answered
+    # with "I couldn't find "romcoms" in our catalog".
+    result = await runner.run(message)
+    assert "couldn't find" not in result.text
+    top = [services.catalog.series[c.series_id] for c in result.products[:3]]
+    assert top and all("romance" in s.genres for s in top)
+
+
 async def test_a_misspelt_title_asked_about_keeps_its_own_status(runner):
     # "finished" asks whether Frieren is; it filters nothing out of the answer about it.
     result = await runner.run("is frieran finished?")
