@@ -12,7 +12,6 @@ from typing import Any, TypedDict, TypeVar
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, ValidationError
-from sse_starlette.sse import EventSourceResponse
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -46,6 +45,7 @@ from server.schemas import (
 )
 from server.frames import ServerFrame, TurnFramer, error_text, framed_turn
 from server.ratelimit import RateLimiter, message_rule, open_rate_limiter
+from server.sse import Event, EventStream
 from server.telemetry import Telemetry
 from server.ws import chat_ws
 from tools.response_cache import strings as degraded_strings
@@ -211,14 +211,14 @@ async def _sse_response(runner: TurnRunner, message: str, kwargs: dict[str, Any]
         first = await anext(frames)
     except SessionForbidden as exc:
         raise _not_found(exc) from exc
-    return EventSourceResponse(_sse(first, frames))
+    return EventStream(_sse(first, frames))
 
 
-def _sse_event(frame: ServerFrame) -> dict[str, str]:
-    return {"event": frame.type, "id": str(frame.seq), "data": frame.model_dump_json()}
+def _sse_event(frame: ServerFrame) -> Event:
+    return Event(event=frame.type, id=str(frame.seq), data=frame.model_dump_json())
 
 
-async def _sse(first: ServerFrame, frames: AsyncIterator[ServerFrame]) -> AsyncIterator[dict[str, str]]:
+async def _sse(first: ServerFrame, frames: AsyncIterator[ServerFrame]) -> AsyncIterator[Event]:
     async with aclosing(frames):  # type: ignore[type-var]
         yield _sse_event(first)
         async for frame in frames:
