@@ -13,6 +13,7 @@ from graph.timing import timed
 from tools.cards import product_cards, shown_count
 from tools.latency import simulate
 from tools.recommendations import RecommendationRequest, blend_retrieval
+from tools.vocab import asks_only_for_a_kind
 
 @timed
 async def recommend_products(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -48,7 +49,13 @@ async def recommend_products(state: State, runtime: Runtime[Context]) -> dict[st
         )
     )
     retrieval = await turn_retrieval(state.get("retrieval", {}), context.speculation)
-    picks = blend_retrieval(ranking, retrieval.get("hits", []), shown_count(plan, limit))
+    hits = retrieval.get("hits", [])
+    if not plan["series_ids"] and not plan["authors"] and asks_only_for_a_kind(
+        state["user_text"], plan["genres"], plan["demographic"]
+    ):
+        # "recommend some mystery": the search only finds the entries that repeat the kind's word.
+        hits = []
+    picks = blend_retrieval(ranking, hits, shown_count(plan, limit))
     asins = [
         p.asin
         for r in picks

@@ -16,6 +16,7 @@ from graph.resources import services as load_services
 from tools.retrieval import SearchFilters
 from tools.similar import spelled_like
 from tools.text import describes_a_story, message_size
+from tools.vocab import asks_only_for_a_kind
 
 # What a shelf search reads: the series' own entries and their readers' reviews.
 SHELF = ["series", "reviews"]
@@ -74,7 +75,10 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
     # message that describes something ("astronauts fighting giant cockroaches on Mars"), is shown
     # first, and the search runs as well.
     named_first = series_ids if _maybe_only_a_word(plan, text, catalog) else []
-    if not series_ids or named_first:
+    if not series_ids and not unknown_names and genres and asks_only_for_a_kind(text, genres, plan["demographic"]):
+        # "mystery manga", 「ホラー漫画」: the kind's own series, not those whose entries repeat its word.
+        series_ids = [s.series_id for s in catalog.kind_first(genres)]
+    elif not series_ids or named_first:
         # A name we have no document for is looked up alone: the words asking about it ("is …
         # finished?") would only find other series.
         query = " ".join(not_carried) or text
@@ -100,8 +104,7 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
             sure = [h.series_id for h in hits[:1] if h.series_id and h.scores.get("rerank", 0.0) >= SURE]
             series_ids = [*named_first, *found]
         if genres and len(series_ids) < limit:
-            extra = catalog.best_known_first(s for s in catalog.series.values() if set(genres) <= set(s.genres))
-            series_ids += [s.series_id for s in extra if s.series_id not in series_ids]
+            series_ids += [s.series_id for s in catalog.kind_first(genres) if s.series_id not in series_ids]
     def of_the_kind_asked(series: Series) -> bool:
         return set(genres) <= set(series.genres) and (plan["demographic"] is None or series.reads_as(plan["demographic"]))
 

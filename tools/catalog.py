@@ -581,6 +581,17 @@ class Catalog:
         """The ids of the series no young reader is shown (`Series.for_adults`)."""
         return frozenset(s.series_id for s in self.series.values() if s.for_adults)
 
+    def kind_first(self, genres: Iterable[str]) -> list[Series]:
+        """The series of every one of `genres`, most characteristic of them first, then best known.
+
+        A record lists its genres most characteristic first: for "mystery manga", Case Closed
+        (mystery, crime, thriller) leads The Promised Neverland (thriller, sci-fi, mystery).
+        """
+        wanted = set(genres)
+        kind = self.best_known_first(s for s in self.series.values() if wanted <= set(s.genres))
+        # A genre third or later is as good as any: it is one the series has, not what it is.
+        return sorted(kind, key=lambda s: min(2, max((s.genres.index(g) for g in wanted), default=0)))
+
     def best_known_first(self, series: Iterable[Series]) -> list[Series]:
         """`series` ordered best known first, as far as the store can tell: by their reader reviews,
         then by length (a series runs long only while readers keep buying it)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from tools.text import normalize, tokenize, words_pattern
+from tools.text import normalize, search_terms, tokenize, words_pattern
 
 # genre -> (Japanese display label, words that ask for it). Words are matched on normalised text;
 # English words at word boundaries, Japanese ones as substrings (katakana folded to hiragana).
@@ -34,7 +34,7 @@ GENRES: dict[str, tuple[str, tuple[str, ...]]] = {
                         "baseball", "boxing", "tennis", "スポーツ", "バスケ", "サッカー", "バレー",
                         "野球", "ボクシング")),
     "supernatural": ("超常", ("supernatural", "ghost", "ghosts", "yokai", "spirits", "demons",
-                           "超常", "妖怪", "幽霊", "霊")),
+                           "超常", "妖怪", "幽霊", "霊", "怪異")),
     "thriller": ("スリラー", ("thriller", "suspense", "survival", "スリラー", "サスペンス", "サバイバル")),
     "historical": ("歴史", ("historical", "history", "samurai", "feudal", "歴史", "時代劇", "時代もの", "侍")),
     "mecha": ("ロボット", ("mecha", "giant robot", "ロボット", "メカ")),
@@ -50,6 +50,26 @@ GENRES: dict[str, tuple[str, tuple[str, ...]]] = {
                               "dystopian", "end of the world", "end-of-the-world", "collapsed civilization",
                               "collapsed civilisation", "終末", "ディストピア", "世紀末", "世界の終わり",
                               "人類滅亡", "文明崩壊", "滅んだ世界", "滅びた世界")),
+}
+
+# Besides its own word and label: the words of `GENRES` that name the genre itself, not a kind
+# within it ("sports manga" asks for the genre; "boxing manga", also read as sports, for one sport).
+GENRE_NAMES: dict[str, tuple[str, ...]] = {
+    "adventure": ("アドベンチャー",),
+    "comedy": ("funny", "humor", "humour", "gag", "ギャグ", "お笑い", "笑える"),
+    "horror": ("scary", "怖い", "恐怖"),
+    "mystery": ("mysteries", "whodunit", "ミステリ", "推理"),
+    "romance": ("romantic", "love story", "rom-com", "romcom", "ラブコメ", "ラブストーリー", "ロマンス"),
+    "sci-fi": ("scifi", "science fiction", "sf", "ＳＦ"),
+    "slice-of-life": ("slice of life", "iyashikei", "ほのぼの", "癒し", "癒やし"),
+    "sports": ("sport",),
+    "thriller": ("suspense", "サスペンス"),
+    "historical": ("history", "時代劇", "時代もの"),
+    "mecha": ("メカ",),
+    "cooking": ("gourmet", "グルメ"),
+    "military": ("ミリタリー",),
+    "martial-arts": ("martial arts", "武術"),
+    "post-apocalyptic": ("apocalyptic",),
 }
 
 # Each genre's own word as lexical terms (English, Japanese), and its words' terms one set per word.
@@ -239,3 +259,22 @@ REQUEST_TERMS = frozenset(tokenize(
     新刊 最新 発売 在庫 値段 価格 売 売っ 巻 全巻 英語 語版 日本 電子 紙
     予約 入荷 購入 買 買え 何巻 発送 配送 送料 版 完結 連載"""
 ))
+
+
+def asks_only_for_a_kind(text: str, genres: list[str], demographic: str | None) -> bool:
+    """Whether every search term of the message names the genres or readership it asks for
+    ("mystery manga", "any shojo romance?", 「おすすめのホラー漫画」): nothing else in it tells one
+    series of that kind from another, so the words' matches in the entries rank them by chance.
+    """
+    if not genres and demographic is None:
+        return False
+    kind: set[str] = set()
+    for genre in genres:
+        english, japanese, _ = GENRE_TERMS[genre]
+        kind |= english | japanese | {t for word in GENRE_NAMES.get(genre, ()) for t in tokenize(word)}
+    if demographic is not None:
+        label, words = DEMOGRAPHICS[demographic]
+        kind |= {t for word in (label, *words) for t in tokenize(word)}
+    # Pairs ("shojo_romanc") are made of the terms themselves.
+    terms = {t for t in search_terms(text) if "_" not in t}
+    return bool(terms) and terms <= kind

@@ -127,7 +127,6 @@ def test_reading_one_series_on_is_a_search_for_it(services, text, intent):
     ("text", "intent"),
     [
         # No title, and more than one thing to read asked for: a search (several cards).
-        ("any stories about lonely robots?", "product_search"),
         ("books where a cat is the narrator", "product_search"),
         # A question about one series stays one.
         ("how many books are in the Fruits Basket collector's edition?", "product_question"),
@@ -140,6 +139,22 @@ def test_an_untitled_question_asking_for_several_is_a_search(services, text, int
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        # The held-out set asks so ("Looking for a story about a found family", 「血のつながらない家族の話
+        # が好き。何かある？」). 「話」 is also "talk" (「担当者と話したい」), and these had gone to
+        # chitchat and escalation.
+        "any stories about lonely robots?",
+        "i like stories where someone goes back in time to save a friend",
+        "過去に戻って大切な人を救おうとする話が好きです",
+        "ほのぼのした話が好きです",
+    ],
+)
+def test_a_kind_of_story_the_shopper_likes_asks_for_recommendations(services, text):
+    assert services.intents.classify(extract_entities(text, services.catalog)).intent == "recommendation"
+
+
+@pytest.mark.parametrize(
     ("text", "intent"),
     [
         # Which series a plot belongs to is a search of the catalog, not a question about the world.
@@ -147,6 +162,10 @@ def test_an_untitled_question_asking_for_several_is_a_search(services, text, int
         ("there's a series where a high school girl becomes a shogi pro, what's it called", "product_search"),
         ("宇宙飛行士を目指す兄弟の漫画ってなんでしたっけ？", "product_search"),
         ("料理で異世界の人たちを助ける話のタイトル何でしたっけ", "product_search"),
+        # Its name forgotten, told by a rule: the classifier had wavered between a search and a return.
+        ("お寺の蔵で槍に封印されてた妖怪を解き放っちゃう少年の話、タイトル忘れました", "product_search"),
+        ("i forgot the title but it's about a baker who travels in time", "product_search"),
+        ("I forgot my order number, where's my package?", "order_status"),
         # Still out of scope and chat.
         ("what's the weather like in Osaka?", "out_of_scope"),
         ("how do I draw manga eyes", "out_of_scope"),

@@ -91,6 +91,7 @@ def _reference_score(
     if req.genres:
         hit = [g for g in req.genres if g in s.genres]
         score += 2.0 * len(hit) / len(req.genres)
+        score += 0.5 if s.genres[0] in req.genres else 0.0  # what the series is above all
         reasons += [f"genre:{g}" for g in hit]
     for seed in seeds:
         shared = set(seed.genres) & set(s.genres)

@@ -6,6 +6,7 @@ import pytest
 
 from tools.entities import extract_entities
 from tools.text import detect_language, stem, tokenize
+from tools.vocab import GENRE_NAMES, GENRES, asks_only_for_a_kind
 
 
 @pytest.mark.parametrize(
@@ -244,6 +245,8 @@ def test_short_names_and_ordinary_words_are_not_guessed_at(services, text):
         ("頭脳戦の漫画が読みたい", "psychological"),
         ("切ない話", "drama"),
         ("部活もののおすすめ", "school"),
+        # 「怪異」: supernatural happenings; the shelf had shown Dr. Stone and Doraemon.
+        ("怪異もの系で面白い漫画ないかな", "supernatural"),
     ],
 )
 def test_mood_words_name_their_genre(services, text, genre):
@@ -662,3 +665,39 @@ def test_a_title_that_is_an_everyday_word_in_kana_is_the_word_in_a_sentence(serv
 )
 def test_a_shared_family_name_is_the_author_of_the_series_beside_it(services, text, authors):
     assert extract_entities(text, services.catalog).authors == authors
+
+
+@pytest.mark.parametrize(
+    "text, only",
+    [
+        ("mystery manga", True),
+        ("recommend some mystery", True),
+        ("any shojo romance?", True),
+        ("scary stories", True),
+        ("推理漫画", True),
+        ("ミステリー漫画のおすすめ教えて", True),
+        ("スポーツ漫画でおすすめある？", True),
+        ("少女漫画のおすすめ", True),
+        # Anything more says which series of the kind: the search reads it.
+        ("horror manga like junji ito", False),
+        ("good horror manga for adults", False),
+        ("mystery manga set in a hospital", False),
+        ("犯人当てがメインの推理漫画が読みたい", False),
+        ("ゾンビが出てくるホラー", False),
+        # A kind within the genre is no genre alone: one sport, one setting.
+        ("basketball manga", False),
+        ("サッカー漫画", False),
+        ("cyberpunk", False),
+        ("samurai manga", False),
+        # No kind asked for at all.
+        ("something good to read", False),
+    ],
+)
+def test_a_message_asking_only_for_a_kind_is_told_apart(services, text, only):
+    ents = extract_entities(text, services.catalog)
+    assert asks_only_for_a_kind(text, ents.genres, ents.demographic) is only
+
+
+def test_the_names_of_a_genre_are_words_of_that_genre():
+    # The message is read for genres by their words: a name no word matches would never be asked.
+    assert all(name in GENRES[genre][1] for genre, names in GENRE_NAMES.items() for name in names)
