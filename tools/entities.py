@@ -532,10 +532,13 @@ _LOVE_VERB_AFTER = re.compile(
 
 
 def _loved(text: str, start: int, end: int) -> bool:
-    """Whether the genre word at `text[start:end]` is the verb "love"."""
-    return text[start:end] in ("love", "loves") and bool(
-        _LOVE_VERB_BEFORE.search(text[max(0, start - 20):start]) or _LOVE_VERB_AFTER.match(text[end:end + 20])
-    )
+    """Whether the genre word at `text[start:end]` is, or starts with, the verb "love"."""
+    word = text[start:end]
+    before = _LOVE_VERB_BEFORE.search(text[max(0, start - 20):start])
+    if word in ("love", "loves"):
+        return bool(before or _LOVE_VERB_AFTER.match(text[end:end + 20]))
+    # "I love stories about time travel" holds "love stories" too: the verb and what is loved.
+    return word.startswith(("love ", "loves ")) and bool(before)
 
 
 @functools.lru_cache(maxsize=256)

@@ -485,7 +485,12 @@ def test_plural_genre_words_name_their_genre(services, text, genres):
         ("my kids love action", ["action"]),
         ("for readers who love reading about food", ["cooking"]),
         ("I love it when the hero is a villain", []),
+        # "love stories" inside "I love stories about ..." (it had shown Kaguya-sama for time travel).
+        ("I love stories about time travel", []),
+        ("she loves stories about cats", []),
         # ...as a noun it is.
+        ("any good love stories?", ["romance"]),
+        ("i love love stories", ["romance"]),
         ("a love triangle manga", ["romance"]),
         ("manga about first love", ["romance"]),
         ("love and magic", ["fantasy", "romance"]),
