@@ -13,6 +13,7 @@ from tools.cards import product_cards, shown_count
 from tools.catalog import Catalog, volume_for
 from tools.models import Series
 from graph.resources import services as load_services
+from tools.rerank import SURE
 from tools.retrieval import SearchFilters
 from tools.similar import spelled_like
 from tools.text import describes_a_story, message_size
@@ -20,9 +21,6 @@ from tools.vocab import asks_only_for_a_kind
 
 # What a shelf search reads: the series' own entries and their readers' reviews.
 SHELF = ["series", "reviews"]
-# The reranker's probability (calibrated on its training pairs) above which a series is more likely
-# relevant than not: it stands first even without the genre or readership asked for.
-SURE = 0.5
 
 
 # Words of a message that describes something rather than asking for a title by its name.
@@ -101,6 +99,7 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
             ]
             not_carried = [] if series_ids else not_carried
         else:
+            # More likely relevant than not: it stands first even without the genre or readership asked for.
             sure = [h.series_id for h in hits[:1] if h.series_id and h.scores.get("rerank", 0.0) >= SURE]
             series_ids = [*named_first, *found]
         if genres and len(series_ids) < limit:

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from tools.catalog import Catalog
+from tools.rerank import SURE
 
 
 class RecommendationRequest(BaseModel):
@@ -251,8 +252,9 @@ def blend_retrieval(ranking: Ranking, hits: list[dict[str, Any]], limit: int) ->
     series_hits = [h for h in hits if h.get("series_id")]
     top = max((h["score"] for h in series_hits), default=0.0) or 1.0
     scores = ranking.scores
-    # The search's first series joins the genres' however its genres are filed.
-    if series_hits and (first := series_hits[0]["series_id"]) in ranking.besides:
+    # The search's first series joins the genres' however its genres are filed, when the reranker is
+    # sure of it: "in the mood for martial arts, what should I read?" had shown Your Lie in April (0.27).
+    if series_hits and series_hits[0]["score"] >= SURE and (first := series_hits[0]["series_id"]) in ranking.besides:
         scores = {**scores, first: ranking.besides[first]}
     matched: dict[str, float] = {}
     # A hit's place counts as well as its score: the reranker's scores fall steeply after the

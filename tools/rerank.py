@@ -41,6 +41,9 @@ from tools.text import describes_a_story, detect_language, tokenize
 from tools.vocab import GENRES, story_kind_expanded
 
 RERANK_DEPTH = 10
+# The reranker's probability (calibrated on its training pairs) above which a hit is more likely
+# relevant than not.
+SURE = 0.5
 
 FEATURES = (
     "inverse_rank", "fused_rel", "dense", "dense_gap", "lexical_rel", "title_named", "author_named",

@@ -159,8 +159,9 @@ def _reference_blend(
     ranking: list[Recommendation], besides: list[Recommendation], hits: list[dict[str, Any]], limit: int
 ) -> list[Recommendation]:
     series_hits = [h for h in hits if h.get("series_id")]
-    # The search's first series joins, whatever its genres.
-    ranking = ranking + [r for r in besides if series_hits and r.series_id == series_hits[0]["series_id"]]
+    # The search's first series joins, whatever its genres, if the reranker is sure of it.
+    first = series_hits[0] if series_hits and series_hits[0]["score"] >= 0.5 else None
+    ranking = ranking + [r for r in besides if first and r.series_id == first["series_id"]]
     top = max((h["score"] for h in series_hits), default=0.0) or 1.0
     matched: dict[str, float] = {}
     # A series' place among the hits (its first) counts at least its reciprocal rank.
@@ -249,4 +250,7 @@ async def test_the_searchs_first_series_is_shown_whatever_its_genres(services):
     assert "i-am-a-hero" in [r.series_id for r in blend_retrieval(ranking, hits, 3)]
     # Only the first: a later hit of another genre stays out.
     hits = [{"series_id": "monster", "score": 0.9}, {"series_id": "i-am-a-hero", "score": 0.5}]
+    assert "i-am-a-hero" not in [r.series_id for r in blend_retrieval(ranking, hits, 5)]
+    # And only when the reranker is sure of it (a probability of 0.5 or more).
+    hits = [{"series_id": "i-am-a-hero", "score": 0.27}, {"series_id": "monster", "score": 0.2}]
     assert "i-am-a-hero" not in [r.series_id for r in blend_retrieval(ranking, hits, 5)]
