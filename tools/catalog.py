@@ -346,7 +346,7 @@ class Catalog:
                     cased = phrase in _COMMON_WORDS or phrase in self._cased_names
                     if n == 1 and cased and not (
                         _written_as_name(text, phrase) or self._attributed(hit, norm[words[i][2]:])
-                        or (hit[0] == "series" and _compared_bare(norm, start, end))
+                        or (hit[0] == "series" and (_compared_bare(norm, start, end) or _volume_follows(norm, end)))
                     ):
                         continue
                     if free(start, end):
@@ -671,6 +671,17 @@ _CLAUSE_ENDS = re.compile(r"\s*(?:[?!.,;:)]|$|(?:but|with|please|pls|plz)\b)")
 def _compared_bare(norm: str, start: int, end: int) -> bool:
     """Whether the everyday word at `norm[start:end]` is a title compared with bare (above)."""
     return bool(_COMPARED_BARE_BEFORE.search(norm[max(0, start - 40):start]) and _CLAUSE_ENDS.match(norm[end:]))
+
+
+# A volume number straight after an everyday word makes it a title however it is cased: "Orange vol
+# 6 price?" starts the message with its capital, "basara vol 7" has none, and no everyday noun has
+# volumes.
+_VOLUME_AFTER = re.compile(r"\s*(?:vol(?:ume)?s?\.?|v\.?|#|no\.?)\s*\d|\s*\d+\s*巻")
+
+
+def _volume_follows(norm: str, end: int) -> bool:
+    """Whether a volume number follows the word ending at `norm[end]`."""
+    return _VOLUME_AFTER.match(norm, end) is not None
 
 
 def _written_as_name(text: str, word: str) -> bool:

@@ -225,6 +225,24 @@ def test_a_long_name_misspelt_once_in_each_word_is_still_found(services, text, k
 
 
 @pytest.mark.parametrize(
+    "text, named",
+    [
+        # A volume number after an everyday word makes it a title, capitalised at the start or not
+        # ("Orange vol 6 price?" had listed the sales).
+        ("Orange vol 6 price?", ["orange"]),
+        ("basara vol 7 price?", ["basara"]),
+        ("Monster vol. 3 in stock?", ["monster"]),
+        ("orange 3巻", ["orange"]),
+        # Without one, the word is the word.
+        ("Orange juice", []),
+        ("the orange cover of vol 2", []),
+    ],
+)
+def test_an_everyday_word_with_a_volume_number_is_a_title(services, text, named):
+    assert [m.key for m in services.catalog.find_names(text)] == named
+
+
+@pytest.mark.parametrize(
     "text",
     ["I want monsters manga", "a girl in another world", "berserkk", "anything happier",
      # Word by word only for names of 11+ letters, and only words of 5+ letters are read misspelt.
