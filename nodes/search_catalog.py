@@ -73,8 +73,10 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
     # message that describes something ("astronauts fighting giant cockroaches on Mars"), is shown
     # first, and the search runs as well.
     named_first = series_ids if _maybe_only_a_word(plan, text, catalog) else []
-    if not series_ids and not unknown_names and genres and asks_only_for_a_kind(text, genres, plan["demographic"]):
-        # "mystery manga", 「ホラー漫画」: the kind's own series, not those whose entries repeat its word.
+    only_the_kind = bool(genres) and asks_only_for_a_kind(text, genres, plan["demographic"])
+    if not series_ids and not unknown_names and only_the_kind:
+        # "mystery manga", 「ホラー漫画」: the kind's own series, not those whose entries repeat
+        # the kind's word.
         series_ids = [s.series_id for s in catalog.kind_first(genres)]
     elif not series_ids or named_first:
         # A name we have no document for is looked up alone: the words asking about it ("is …
@@ -99,11 +101,13 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
             ]
             not_carried = [] if series_ids else not_carried
         else:
-            # More likely relevant than not: it stands first even without the genre or readership asked for.
+            # More likely relevant than not: it stands first even without the genre or readership
+            # asked for.
             sure = [h.series_id for h in hits[:1] if h.series_id and h.scores.get("rerank", 0.0) >= SURE]
             series_ids = [*named_first, *found]
         if genres and len(series_ids) < limit:
-            series_ids += [s.series_id for s in catalog.kind_first(genres) if s.series_id not in series_ids]
+            more = catalog.kind_first(genres)
+            series_ids += [s.series_id for s in more if s.series_id not in series_ids]
     def of_the_kind_asked(series: Series) -> bool:
         return set(genres) <= set(series.genres) and (plan["demographic"] is None or series.reads_as(plan["demographic"]))
 

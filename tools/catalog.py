@@ -346,7 +346,8 @@ class Catalog:
                     cased = phrase in _COMMON_WORDS or phrase in self._cased_names
                     if n == 1 and cased and not (
                         _written_as_name(text, phrase) or self._attributed(hit, norm[words[i][2]:])
-                        or (hit[0] == "series" and (_compared_bare(norm, start, end) or _volume_follows(norm, end)))
+                        or (hit[0] == "series"
+                            and (_compared_bare(norm, start, end) or _volume_follows(norm, end)))
                     ):
                         continue
                     if free(start, end):
@@ -585,12 +586,12 @@ class Catalog:
         """The series of every one of `genres`, most characteristic of them first, then best known.
 
         A record lists its genres most characteristic first: for "mystery manga", Case Closed
-        (mystery, crime, thriller) leads The Promised Neverland (thriller, sci-fi, mystery).
+        (mystery, crime, thriller) leads The Promised Neverland (thriller, mystery, horror, fantasy).
         """
         wanted = set(genres)
         kind = self.best_known_first(s for s in self.series.values() if wanted <= set(s.genres))
         # A genre third or later is as good as any: it is one the series has, not what it is.
-        return sorted(kind, key=lambda s: min(2, max((s.genres.index(g) for g in wanted), default=0)))
+        return sorted(kind, key=lambda s: min(2, max(s.genres.index(g) for g in wanted)) if wanted else 0)
 
     def best_known_first(self, series: Iterable[Series]) -> list[Series]:
         """`series` ordered best known first, as far as the store can tell: by their reader reviews,

@@ -77,7 +77,8 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"取り?扱(?:い(?:は|が)?(?:あり|ある|ござい|して)|って(?:い)?(?:ます|る|ない))|置いて(?:ます|る|あります|ありますか)"
         r"|って(?:いう|ゆう)(?:漫画|まんが|作品|たいとる|しりーず)|という(?:漫画|まんが|作品|たいとる)"
         r"|\b(?:manga|series|comic|book)s? (?:called|named|titled)\b"
-        # A series told by its story, its name forgotten: "what was that manga where …", 「タイトル忘れた」.
+        # A series told by its story, its name forgotten: "what was that manga where …",
+        # 「タイトル忘れた」.
         r"|\b(?:forgot|forget|forgotten|can't remember|cannot remember|can't recall|don't remember) "
         r"(?:the |its )?(?:title|name)\b|\bwhat was (?:that|the) (?:manga|series|comic|book)\b"
         r"|(?:たいとる|題名|作品名)(?:を|が|は)?(?:忘れ|思い出せ|わすれ|出てこな)")),

@@ -113,7 +113,8 @@ class RecommendationsTool:
         self._catalog = catalog
         self._traits = {
             s.series_id: _Traits(
-                series_id=s.series_id, genres=frozenset(s.genres), genre_count=len(s.genres), first_genre=s.genres[0],
+                series_id=s.series_id, genres=frozenset(s.genres), genre_count=len(s.genres),
+                first_genre=s.genres[0],
                 themes=frozenset(s.themes), authors=frozenset(s.authors) | s.author_keys, demographic=s.demographic,
                 status=s.status, volumes=s.volumes, start_year=s.start_year,
                 prior=0.05 * math.log1p(s.volumes) + (0.1 if catalog.reviews.get(s.series_id) else 0.0),
@@ -252,9 +253,11 @@ def blend_retrieval(ranking: Ranking, hits: list[dict[str, Any]], limit: int) ->
     series_hits = [h for h in hits if h.get("series_id")]
     top = max((h["score"] for h in series_hits), default=0.0) or 1.0
     scores = ranking.scores
-    # The search's first series joins the genres' however its genres are filed, when the reranker is
-    # sure of it: "in the mood for martial arts, what should I read?" had shown Your Lie in April (0.27).
-    if series_hits and series_hits[0]["score"] >= SURE and (first := series_hits[0]["series_id"]) in ranking.besides:
+    # The search's first series joins the genres' however its genres are filed, when the reranker
+    # is sure of it: "in the mood for martial arts, what should I read?" had shown Your Lie in
+    # April (0.27).
+    first = series_hits[0]["series_id"] if series_hits and series_hits[0]["score"] >= SURE else None
+    if first is not None and first in ranking.besides:
         scores = {**scores, first: ranking.besides[first]}
     matched: dict[str, float] = {}
     # A hit's place counts as well as its score: the reranker's scores fall steeply after the
