@@ -602,6 +602,17 @@ def _misspelt_genres(text: str) -> list[str]:
     return found
 
 
+# Request words typed with two neighbouring letters swapped ("pirce", "stcok", "retrun") read as
+# the word, so the rules and the classifier see what the shopper meant. No such swap is a word.
+_REQUEST_WORDS = ("price", "prices", "stock", "order", "orders", "refund", "return", "volume",
+                  "shipping")
+_REQUEST_TYPOS = {
+    w[:i] + w[i + 1] + w[i] + w[i + 2 :]: w
+    for w in _REQUEST_WORDS for i in range(len(w) - 1) if w[i] != w[i + 1]
+}
+_REQUEST_TYPO = re.compile(r"\b(?:" + "|".join(sorted(_REQUEST_TYPOS, key=len, reverse=True)) + r")\b")
+
+
 def extract_entities(text: str, catalog: Catalog) -> Entities:
     """Find every entity in `text` (already normalised or not).
 
@@ -632,7 +643,7 @@ def _extract_entities(text: str, catalog: Catalog) -> Entities:
         masked[match.start] = placeholder
         for i in range(match.start + 1, match.end):
             masked[i] = ""
-    masked_text = "".join(masked)
+    masked_text = _REQUEST_TYPO.sub(lambda m: _REQUEST_TYPOS[m.group()], "".join(masked))
     if m := READER_AGE.search(masked_text):
         ents.reader_age, who = reader_of(m)
         ents.demographic = readership(ents.reader_age, who)

@@ -137,7 +137,7 @@ def rule_intent(masked: str) -> str | None:
 
 
 # Bump when the pipeline changes, so an artifact trained by older code is refused.
-MODEL_VERSION = "tfidf-linearsvc-3"
+MODEL_VERSION = "tfidf-linearsvc-4"
 
 
 def _data_hash(*paths: Path) -> str:

@@ -176,6 +176,19 @@ def test_asking_which_series_a_plot_is_searches_the_catalog(services, text, inte
 
 
 @pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # Request words with two letters swapped read as the words ("pirce" had been a search).
+        ("frieren vol 3 pirce??", "price_check"),
+        ("i want to retrun this volume", "return_request"),
+        ("is berserk 1 in stcok?", "product_question"),
+    ],
+)
+def test_a_request_word_typed_with_two_letters_swapped_is_the_word(services, text, intent):
+    assert services.intents.route(text, services.catalog)[1].intent == intent
+
+
+@pytest.mark.parametrize(
     ("text", "intents"),
     [
         # A work the store does not carry, read as chat until it is read as what it is about.
