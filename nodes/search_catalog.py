@@ -73,8 +73,10 @@ async def search_catalog(state: State, runtime: Runtime[Context]) -> dict[str, A
     # message that describes something ("astronauts fighting giant cockroaches on Mars"), is shown
     # first, and the search runs as well.
     named_first = series_ids if _maybe_only_a_word(plan, text, catalog) else []
-    only_the_kind = bool(genres) and asks_only_for_a_kind(text, genres, plan["demographic"])
-    if not series_ids and not unknown_names and only_the_kind:
+    if (
+        not series_ids and not unknown_names and genres
+        and asks_only_for_a_kind(text, genres, plan["demographic"])
+    ):
         # "mystery manga", 「ホラー漫画」: the kind's own series, not those whose entries repeat
         # the kind's word.
         series_ids = [s.series_id for s in catalog.kind_first(genres)]

@@ -261,6 +261,20 @@ REQUEST_TERMS = frozenset(tokenize(
 ))
 
 
+# The terms that name each genre (its own word, its label, `GENRE_NAMES`) and each readership: read
+# once, not at every message.
+_KIND_TERMS: dict[str, frozenset[str]] = {
+    **{
+        genre: english | japanese | {t for word in GENRE_NAMES.get(genre, ()) for t in tokenize(word)}
+        for genre, (english, japanese, _) in GENRE_TERMS.items()
+    },
+    **{
+        demographic: frozenset(t for word in (label, *words) for t in tokenize(word))
+        for demographic, (label, words) in DEMOGRAPHICS.items()
+    },
+}
+
+
 def asks_only_for_a_kind(text: str, genres: list[str], demographic: str | None) -> bool:
     """Whether every search term of the message names the genres or readership it asks for
     ("mystery manga", "any shojo romance?", 「おすすめのホラー漫画」): nothing else in it tells one
@@ -268,13 +282,7 @@ def asks_only_for_a_kind(text: str, genres: list[str], demographic: str | None) 
     """
     if not genres and demographic is None:
         return False
-    kind: set[str] = set()
-    for genre in genres:
-        english, japanese, _ = GENRE_TERMS[genre]
-        kind |= english | japanese | {t for word in GENRE_NAMES.get(genre, ()) for t in tokenize(word)}
-    if demographic is not None:
-        label, words = DEMOGRAPHICS[demographic]
-        kind |= {t for word in (label, *words) for t in tokenize(word)}
+    kind = set().union(*(_KIND_TERMS[k] for k in [*genres, *([demographic] if demographic else [])]))
     # Pairs ("shojo_romanc") are made of the terms themselves.
     terms = {t for t in search_terms(text) if "_" not in t}
     return bool(terms) and terms <= kind
